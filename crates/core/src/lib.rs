@@ -1,0 +1,17 @@
+//! Doorman's pure domain.
+//!
+//! Everything here is deterministic: no I/O, no clock, no randomness. Time always arrives as a
+//! [`jiff::Timestamp`] argument, so every validity window, schedule and replay rule can be
+//! tested at a chosen instant (see ARCHITECTURE.md, "Invariants").
+
+pub mod ids;
+pub mod reason;
+pub mod schedule;
+pub mod service;
+pub mod usage;
+
+pub use ids::{CarrierId, DeliveryRef, DoorId, IdError, InstallerId, PropertyId, UnitId};
+pub use reason::DenyReason;
+pub use schedule::{LocalSlot, ScheduleError, WeeklySchedule};
+pub use service::ServiceSwitch;
+pub use usage::{UsageLedger, UsageLimits};

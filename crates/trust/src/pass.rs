@@ -1,0 +1,284 @@
+//! Pass: an authorization plus one third-party block signed by the carrier naming one
+//! delivery, one unit, one door, one driver key and a short window.
+//!
+//! Carrier block (signed with the carrier's key via Biscuit's third-party protocol, bound to
+//! the authorization's signature so it can't be moved to another one):
+//!
+//! ```text
+//! pass("<delivery ref>", "<unit>", "<door>", hex:<driver public key>, <nb unix s>, <na unix s>);
+//! check if time($t), $t >= <not_before>, $t < <not_after>;
+//! ```
+//!
+//! The pass is valid for `not_before <= t < not_after`.
+
+use std::collections::HashMap;
+
+use biscuit_auth::builder::{BlockBuilder, Term, fact};
+use biscuit_auth::{AuthorizerBuilder, Biscuit};
+use doorman_core::{CarrierId, DeliveryRef, DoorId, UnitId};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::authorization::{self, AuthorizationSpec};
+use crate::keys::{PublicKey, SecretKey};
+use crate::token::{self, TokenError, check_instant, date, query};
+
+/// What the carrier's block of a pass says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassSpec {
+    pub door: DoorId,
+    pub unit: UnitId,
+    pub delivery: DeliveryRef,
+    /// The key on the driver's handset; the driver proves possession at the door.
+    pub driver_key: PublicKey,
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
+}
+
+/// Mints a pass on an authorization with the carrier's key. Refuses requests the device
+/// would refuse anyway (wrong carrier key, door not authorized, window too long or outside
+/// the authorization), saying what to fix. Returns the token bytes.
+pub fn mint_pass(
+    authorization: &[u8],
+    carrier_key: &SecretKey,
+    spec: &PassSpec,
+) -> Result<Vec<u8>, TokenError> {
+    let auth = authorization::read_authorization_unverified(authorization)?;
+    check_request(&auth, &carrier_key.public(), spec)?;
+    let unverified = token::parse_unverified(authorization)?;
+    if unverified.block_count() != 1 {
+        return Err(TokenError::Build(format!(
+            "the authorization already has {} blocks; mint passes on the authorization as \
+             the owner signed it, not on a pass",
+            unverified.block_count()
+        )));
+    }
+    let mut params = HashMap::new();
+    params.insert("nb".to_owned(), date(spec.not_before));
+    params.insert("na".to_owned(), date(spec.not_after));
+    let block = BlockBuilder::new()
+        .fact(fact(
+            "pass",
+            &[
+                Term::Str(spec.delivery.to_string()),
+                Term::Str(spec.unit.to_string()),
+                Term::Str(spec.door.to_string()),
+                Term::Bytes(spec.driver_key.to_bytes().to_vec()),
+                Term::Integer(spec.not_before.as_second()),
+                Term::Integer(spec.not_after.as_second()),
+            ],
+        ))
+        .and_then(|b| {
+            b.code_with_params(
+                "check if time($t), $t >= {nb}, $t < {na};",
+                params,
+                HashMap::new(),
+            )
+        })
+        .map_err(TokenError::build)?;
+    let request = unverified
+        .third_party_request()
+        .map_err(TokenError::build)?;
+    let carrier = carrier_key.to_biscuit().map_err(TokenError::build)?;
+    let signed = request
+        .create_block(&carrier.private(), block)
+        .and_then(|b| b.serialize())
+        .map_err(TokenError::build)?;
+    unverified
+        .append_third_party(&signed)
+        .and_then(|t| t.to_vec())
+        .map_err(TokenError::build)
+}
+
+fn check_request(
+    auth: &AuthorizationSpec,
+    carrier: &PublicKey,
+    spec: &PassSpec,
+) -> Result<(), TokenError> {
+    check_instant("not_before", spec.not_before)?;
+    check_instant("not_after", spec.not_after)?;
+    if &auth.carrier_key != carrier {
+        return Err(TokenError::Build(format!(
+            "this authorization is for carrier key {}, but the key given is {}",
+            auth.carrier_key, carrier
+        )));
+    }
+    if !auth.doors.contains(&spec.door) {
+        let doors: Vec<&str> = auth.doors.iter().map(DoorId::as_str).collect();
+        return Err(TokenError::Build(format!(
+            "door {:?} is not in the authorization (doors: {})",
+            spec.door.as_str(),
+            doors.join(", ")
+        )));
+    }
+    if spec.not_after <= spec.not_before {
+        return Err(TokenError::Build(format!(
+            "the pass window is empty: not_after ({}) must be after not_before ({})",
+            spec.not_after, spec.not_before
+        )));
+    }
+    let window = spec.not_before.duration_until(spec.not_after);
+    if window > auth.max_pass_duration {
+        return Err(TokenError::Build(format!(
+            "the pass window is {:#}; this authorization allows at most {:#}",
+            window, auth.max_pass_duration
+        )));
+    }
+    if spec.not_before < auth.not_before || spec.not_after > auth.not_after {
+        return Err(TokenError::Build(format!(
+            "the pass window {}..{} is outside the authorization's {}..{}",
+            spec.not_before, spec.not_after, auth.not_before, auth.not_after
+        )));
+    }
+    Ok(())
+}
+
+/// A pass whose whole chain verified under the pinned property key and whose shape is
+/// right: one carrier block signed by the authorization's carrier key, one `pass` fact.
+/// Only [`verify_pass`] makes one; it says nothing yet about door, time or schedule.
+#[derive(Debug, Clone)]
+pub struct VerifiedPass {
+    pub(crate) biscuit: Biscuit,
+    pub(crate) authorization: AuthorizationSpec,
+    pub(crate) spec: PassSpec,
+    pub(crate) carrier_block: usize,
+    pub(crate) revocation_ids: Vec<Vec<u8>>,
+}
+
+impl VerifiedPass {
+    /// The authorization it was minted on.
+    pub fn authorization(&self) -> &AuthorizationSpec {
+        &self.authorization
+    }
+
+    /// What the carrier's block says.
+    pub fn spec(&self) -> &PassSpec {
+        &self.spec
+    }
+
+    /// The carrier.
+    pub fn carrier(&self) -> &CarrierId {
+        &self.authorization.carrier
+    }
+
+    /// The pass's own id: the revocation id of the carrier's block. Attenuated copies of a
+    /// pass share it, so single use holds whatever a holder appends.
+    pub fn pass_id(&self) -> &[u8] {
+        self.revocation_ids
+            .get(self.carrier_block)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The authorization's id: revocation id of the authority block.
+    pub fn authorization_id(&self) -> &[u8] {
+        self.revocation_ids
+            .first()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Every block's revocation id; revoking any of them kills the pass.
+    pub fn revocation_ids(&self) -> &[Vec<u8>] {
+        &self.revocation_ids
+    }
+
+    /// Length of the pass's window.
+    pub fn window(&self) -> SignedDuration {
+        self.spec.not_before.duration_until(self.spec.not_after)
+    }
+}
+
+fn wrong(detail: impl Into<String>) -> TokenError {
+    TokenError::WrongKind {
+        expected: "pass",
+        detail: detail.into(),
+    }
+}
+
+/// Verifies a pass's signatures under the pinned property key and reads it.
+pub fn verify_pass(bytes: &[u8], property_key: &PublicKey) -> Result<VerifiedPass, TokenError> {
+    let biscuit = token::parse(bytes, property_key)?;
+    let mut a = AuthorizerBuilder::new()
+        .set_limits(token::run_limits())
+        .build(&biscuit)
+        .map_err(|e| TokenError::Format(e.to_string()))?;
+    let authorization =
+        authorization::authority_facts(&mut a, authorization::carrier_key_of(&biscuit)?)?;
+    let carrier_b = authorization.carrier_key.to_biscuit();
+    // Exactly one third-party block, and it is the carrier's.
+    let external = biscuit.external_public_keys();
+    let third_party: Vec<usize> = external
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| k.as_ref().map(|_| i))
+        .collect();
+    let carrier_block = match third_party.as_slice() {
+        [i] if external.get(*i).and_then(Option::as_ref) == Some(&carrier_b) => *i,
+        [] => {
+            return Err(wrong(
+                "it is an authorization without a carrier's pass block",
+            ));
+        }
+        [_] => {
+            return Err(wrong(
+                "its third-party block is not signed by the authorized carrier",
+            ));
+        }
+        more => {
+            return Err(wrong(format!(
+                "it has {} third-party blocks; a pass has one",
+                more.len()
+            )));
+        }
+    };
+    let rule = format!(
+        "data($r, $u, $d, $k, $nb, $na) <- pass($r, $u, $d, $k, $nb, $na) trusting {}",
+        authorization.carrier_key
+    );
+    type Row = (String, String, String, Vec<u8>, i64, i64);
+    let rows: Vec<Row> = query(&mut a, &rule)?;
+    let [(delivery, unit, door, driver, nb, na)] = <[Row; 1]>::try_from(rows).map_err(|rows| {
+        wrong(format!(
+            "expected one pass fact from the carrier, found {}",
+            rows.len()
+        ))
+    })?;
+    let bad = |what: &str, e: &dyn std::fmt::Display| wrong(format!("bad {what}: {e}"));
+    let at = |what: &str, s: i64| Timestamp::from_second(s).map_err(|e| bad(what, &e));
+    let spec = PassSpec {
+        door: DoorId::new(door).map_err(|e| bad("door", &e))?,
+        unit: UnitId::new(unit).map_err(|e| bad("unit", &e))?,
+        delivery: DeliveryRef::new(delivery).map_err(|e| bad("delivery", &e))?,
+        driver_key: PublicKey::from_bytes(&driver).map_err(|e| bad("driver key", &e))?,
+        not_before: at("not_before", nb)?,
+        not_after: at("not_after", na)?,
+    };
+    Ok(VerifiedPass {
+        revocation_ids: biscuit.revocation_identifiers(),
+        biscuit,
+        authorization,
+        spec,
+        carrier_block,
+    })
+}
+
+/// The pass id a driver's handset signs over, read without the root key (the handset may
+/// not know it). Same definition as [`VerifiedPass::pass_id`]: the revocation id of the one
+/// third-party block.
+pub fn pass_id_unverified(bytes: &[u8]) -> Result<Vec<u8>, TokenError> {
+    let u = token::parse_unverified(bytes)?;
+    let external = u.external_public_keys();
+    let ids = u.revocation_identifiers();
+    let mut third = external
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.is_some())
+        .map(|(i, _)| i);
+    match (third.next(), third.next()) {
+        (Some(i), None) => ids
+            .get(i)
+            .cloned()
+            .ok_or_else(|| wrong("missing revocation id")),
+        _ => Err(wrong("a pass has exactly one carrier block")),
+    }
+}
