@@ -1,1 +1,528 @@
-fn main() {}
+//! `doorman`: the offline tools for owners, carriers' engineers and auditors.
+//!
+//! Exit codes: 0 success (and "allow" for `door check`), 1 "deny" from `door check`,
+//! 2 any error in what was asked (bad flag, unreadable file, invalid key or token to sign).
+
+// Printing is this binary's job.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Parser, Subcommand};
+use doorman_core::{
+    CarrierId, DeliveryRef, DoorId, InstallerId, PropertyId, ServiceSwitch, UnitId, UsageLedger,
+    UsageLimits, WeeklySchedule,
+};
+use doorman_trust::authorization::DEFAULT_MAX_PASS_DURATION;
+use doorman_trust::{
+    AuthorizationSpec, ConsentSpec, Decision, DoorDevice, DoorPolicy, DoorState, PassSpec,
+    Presentation, PublicKey, Revocations, SecretKey, token,
+};
+use jiff::{SignedDuration, Timestamp};
+
+mod clock;
+mod files;
+
+use files::{read_secret_key, read_token, write_new_private_file, write_output};
+
+#[derive(Debug, Parser)]
+#[command(name = "doorman", version, about = "Doorman: delivery access the building controls")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ed25519 keys for properties, carriers, drivers and devices.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Installation consents (signed by the property key).
+    #[command(subcommand)]
+    Consent(ConsentCmd),
+    /// Carrier authorizations (signed by the property key).
+    #[command(subcommand)]
+    Authorization(AuthorizationCmd),
+    /// Passes (an authorization plus the carrier's block).
+    #[command(subcommand)]
+    Pass(PassCmd),
+    /// Read any Doorman token.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Play the door device: decide a pass offline.
+    #[command(subcommand)]
+    Door(DoorCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCmd {
+    /// Create a private key file (mode 0600, never overwritten) and print its public key.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the public key of a private key file.
+    Show { path: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsentCmd {
+    /// Sign an installation consent for one device at one door.
+    Sign(ConsentSign),
+}
+
+#[derive(Debug, Args)]
+struct ConsentSign {
+    #[arg(long, value_name = "PATH")]
+    property_key: PathBuf,
+    #[arg(long, value_name = "ID")]
+    property: PropertyId,
+    #[arg(long, value_name = "ID")]
+    door: DoorId,
+    /// The device's public key, `ed25519/<hex>`, as the agent printed it.
+    #[arg(long, value_name = "PUB")]
+    device_pub: PublicKey,
+    #[arg(long, value_name = "ID")]
+    installer: InstallerId,
+    /// RFC 3339; defaults to now.
+    #[arg(long, value_name = "T")]
+    not_before: Option<Timestamp>,
+    /// RFC 3339.
+    #[arg(long, value_name = "T")]
+    not_after: Timestamp,
+    /// Where to write the token; stdout if absent.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthorizationCmd {
+    /// Sign a carrier authorization.
+    Sign(AuthorizationSign),
+}
+
+#[derive(Debug, Args)]
+struct AuthorizationSign {
+    #[arg(long, value_name = "PATH")]
+    property_key: PathBuf,
+    #[arg(long, value_name = "ID")]
+    property: PropertyId,
+    #[arg(long, value_name = "ID")]
+    carrier: CarrierId,
+    /// The carrier's public key, `ed25519/<hex>`.
+    #[arg(long, value_name = "PUB")]
+    carrier_pub: PublicKey,
+    /// A door the carrier may use; repeat for several.
+    #[arg(long = "door", value_name = "ID", required = true)]
+    doors: Vec<DoorId>,
+    /// Weekly schedule on the property's wall clock, e.g. "Mon-Fri 08:00-20:00; Sat 09:00-13:00".
+    #[arg(long)]
+    schedule: WeeklySchedule,
+    /// IANA time zone of the property, e.g. Europe/Paris.
+    #[arg(long, value_name = "ZONE")]
+    tz: String,
+    /// Most entries per local day (no cap if absent).
+    #[arg(long, value_name = "N")]
+    daily_cap: Option<u32>,
+    /// Longest pass window, e.g. 2h or 90m (at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
+    max_pass_duration: SignedDuration,
+    /// RFC 3339; defaults to now.
+    #[arg(long, value_name = "T")]
+    not_before: Option<Timestamp>,
+    /// RFC 3339.
+    #[arg(long, value_name = "T")]
+    not_after: Timestamp,
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum PassCmd {
+    /// Mint a pass for one delivery with the carrier's key.
+    Mint(PassMint),
+}
+
+#[derive(Debug, Args)]
+struct PassMint {
+    /// The authorization token: a file, or - for stdin.
+    #[arg(long, value_name = "TOKEN")]
+    authorization: String,
+    #[arg(long, value_name = "PATH")]
+    carrier_key: PathBuf,
+    #[arg(long, value_name = "ID")]
+    door: DoorId,
+    #[arg(long, value_name = "U")]
+    unit: UnitId,
+    #[arg(long, value_name = "REF")]
+    delivery: DeliveryRef,
+    /// The driver's public key, `ed25519/<hex>`.
+    #[arg(long, value_name = "PUB")]
+    driver_pub: PublicKey,
+    #[arg(long, value_name = "T")]
+    not_before: Timestamp,
+    #[arg(long, value_name = "T")]
+    not_after: Timestamp,
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Show a token's blocks, facts, checks, signers and revocation ids.
+    Inspect {
+        /// A file, or - for stdin.
+        token: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Also verify every signature under this property key.
+        #[arg(long, value_name = "PUB")]
+        property_pub: Option<PublicKey>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DoorCmd {
+    /// Decide a pass as the device at a door would; exit 0 on allow, 1 on deny.
+    Check(DoorCheck),
+}
+
+#[derive(Debug, Args)]
+struct DoorCheck {
+    /// The property key the device pins.
+    #[arg(long, value_name = "PUB")]
+    property_pub: PublicKey,
+    /// The device's own public key.
+    #[arg(long, value_name = "PUB")]
+    device_pub: PublicKey,
+    /// The device's consent token (file or -).
+    #[arg(long, value_name = "TOKEN")]
+    consent: String,
+    /// The presented pass (file or -).
+    #[arg(long, value_name = "TOKEN")]
+    pass: String,
+    /// The door the device serves.
+    #[arg(long, value_name = "ID")]
+    door: DoorId,
+    /// The device's clock (RFC 3339).
+    #[arg(long, value_name = "T")]
+    at: Timestamp,
+    /// The driver's private key: if given, it answers the device's challenge.
+    #[arg(long, value_name = "PATH")]
+    driver_key: Option<PathBuf>,
+    /// Revoked ids, hex, one per line (# comments allowed).
+    #[arg(long, value_name = "PATH")]
+    revoked: Option<PathBuf>,
+    /// When the revocation list was issued; defaults to --at (a fresh list).
+    #[arg(long, value_name = "T")]
+    revocations_as_of: Option<Timestamp>,
+    /// Offline bound on the revocation list's age.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    max_revocation_age: SignedDuration,
+    /// Tolerated clock disagreement.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    clock_skew: SignedDuration,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<SignedDuration, String> {
+    s.parse::<SignedDuration>()
+        .map_err(|e| format!("{e}; write durations like 2h, 90m or 1h30m"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Key(KeyCmd::Generate { out }) => {
+            let key = SecretKey::generate(&mut rand::rngs::OsRng);
+            let pem = key.to_pem().map_err(|e| anyhow!(e))?;
+            write_new_private_file(&out, pem.as_bytes())?;
+            println!("{}", key.public());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Key(KeyCmd::Show { path }) => {
+            println!("{}", read_secret_key(&path)?.public());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Consent(ConsentCmd::Sign(a)) => consent_sign(a),
+        Command::Authorization(AuthorizationCmd::Sign(a)) => authorization_sign(a),
+        Command::Pass(PassCmd::Mint(a)) => pass_mint(a),
+        Command::Token(TokenCmd::Inspect {
+            token,
+            json,
+            property_pub,
+        }) => token_inspect(&token, json, property_pub),
+        Command::Door(DoorCmd::Check(a)) => door_check(a),
+    }
+}
+
+fn consent_sign(a: ConsentSign) -> Result<ExitCode> {
+    let key = read_secret_key(&a.property_key)?;
+    let spec = ConsentSpec {
+        property: a.property,
+        door: a.door,
+        device: a.device_pub,
+        installer: a.installer,
+        not_before: a.not_before.unwrap_or_else(clock::now),
+        not_after: a.not_after,
+    };
+    let bytes = doorman_trust::sign_consent(&key, &spec).context("signing the consent")?;
+    write_output(a.out.as_deref(), &token::encode(&bytes))?;
+    eprintln!(
+        "consent: device {} at {}/{}, {} .. {}, {} bytes",
+        spec.device,
+        spec.property,
+        spec.door,
+        spec.not_before,
+        spec.not_after,
+        bytes.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn authorization_sign(a: AuthorizationSign) -> Result<ExitCode> {
+    let key = read_secret_key(&a.property_key)?;
+    let spec = AuthorizationSpec {
+        property: a.property,
+        carrier: a.carrier,
+        carrier_key: a.carrier_pub,
+        doors: a.doors.into_iter().collect(),
+        schedule: a.schedule,
+        time_zone: a.tz,
+        daily_cap: a.daily_cap,
+        max_pass_duration: a.max_pass_duration,
+        not_before: a.not_before.unwrap_or_else(clock::now),
+        not_after: a.not_after,
+    };
+    let bytes =
+        doorman_trust::sign_authorization(&key, &spec).context("signing the authorization")?;
+    write_output(a.out.as_deref(), &token::encode(&bytes))?;
+    eprintln!(
+        "authorization: carrier {} at {} for {} door(s), {} ({}), {} bytes",
+        spec.carrier,
+        spec.property,
+        spec.doors.len(),
+        spec.schedule,
+        spec.time_zone,
+        bytes.len()
+    );
+    if spec.max_pass_duration != DEFAULT_MAX_PASS_DURATION {
+        eprintln!("  passes may last up to {:#}", spec.max_pass_duration);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pass_mint(a: PassMint) -> Result<ExitCode> {
+    let authorization = read_token(&a.authorization).context("reading --authorization")?;
+    let key = read_secret_key(&a.carrier_key)?;
+    let spec = PassSpec {
+        door: a.door,
+        unit: a.unit,
+        delivery: a.delivery,
+        driver_key: a.driver_pub,
+        not_before: a.not_before,
+        not_after: a.not_after,
+    };
+    let bytes =
+        doorman_trust::mint_pass(&authorization, &key, &spec).context("minting the pass")?;
+    let text = token::encode(&bytes);
+    write_output(a.out.as_deref(), &text)?;
+    eprintln!(
+        "pass: delivery {} for unit {} at door {}, {} .. {}, {} bytes ({} characters)",
+        spec.delivery,
+        spec.unit,
+        spec.door,
+        spec.not_before,
+        spec.not_after,
+        bytes.len(),
+        text.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token_inspect(arg: &str, json: bool, property_pub: Option<PublicKey>) -> Result<ExitCode> {
+    let bytes = read_token(arg)?;
+    let mut view = doorman_trust::inspect::inspect(&bytes).context("reading the token")?;
+    if let Some(root) = property_pub {
+        token::parse(&bytes, &root).context("verifying the token's signatures")?;
+        view.signatures_verified = true;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("kind: {} ({})", view.kind, view.role);
+    println!("size: {} bytes", view.size_bytes);
+    if let Some(id) = &view.root_key_id {
+        println!("root key id: {id}");
+    }
+    println!(
+        "signatures: {}",
+        if view.signatures_verified {
+            "verified under the given property key"
+        } else {
+            "NOT verified (give --property-pub to verify)"
+        }
+    );
+    for b in &view.blocks {
+        println!();
+        match &b.signer {
+            Some(s) => println!("block {} ({}, signed by {s})", b.index, b.kind),
+            None => println!("block {} ({})", b.index, b.kind),
+        }
+        println!("revocation id: {}", b.revocation_id);
+        for line in b.source.lines().filter(|l| !l.trim().is_empty()) {
+            println!("  {line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_revoked(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the revocation file {}", path.display()))?;
+    let mut ids = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let id = hex::decode(line).map_err(|e| {
+            anyhow!(
+                "{}:{}: not a hex revocation id ({e}); `doorman token inspect` prints them",
+                path.display(),
+                n + 1
+            )
+        })?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+fn door_check(a: DoorCheck) -> Result<ExitCode> {
+    let consent_bytes = read_token(&a.consent).context("reading --consent")?;
+    let pass = read_token(&a.pass).context("reading --pass")?;
+    let pass_text = token::encode(&pass);
+    let driver = a.driver_key.as_deref().map(read_secret_key).transpose()?;
+    let revoked = a.revoked.as_deref().map(read_revoked).transpose()?;
+    // The device's consent: a bad one leaves the device unconsented, which the decision
+    // reports as `not_consented`.
+    let (consent, consent_problem) =
+        match doorman_trust::read_consent(&consent_bytes, &a.property_pub) {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+    let property = match &consent {
+        Some(c) => c.spec().property.clone(),
+        None => PropertyId::new("unknown").map_err(|e| anyhow!(e))?,
+    };
+    let device = DoorDevice {
+        property_key: a.property_pub,
+        property,
+        door: a.door,
+        device_key: a.device_pub,
+        policy: DoorPolicy {
+            revocation_max_age: a.max_revocation_age,
+            clock_skew_tolerance: a.clock_skew,
+            ..DoorPolicy::default()
+        },
+    };
+    let mut state = DoorState {
+        consent,
+        service: ServiceSwitch::all_on(),
+        revocations: Revocations::new(
+            revoked.unwrap_or_default(),
+            a.revocations_as_of.unwrap_or(a.at),
+        ),
+        usage: UsageLedger::new(UsageLimits::default()),
+    };
+    let mut nonce = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let challenge = device.challenge(nonce, a.at);
+    let proof = match &driver {
+        Some(k) => Some(
+            challenge
+                .prove(k, &pass, a.at)
+                .context("signing the challenge with --driver-key")?,
+        ),
+        None => None,
+    };
+    let decision = doorman_trust::decide(
+        &device,
+        &mut state,
+        &Presentation {
+            pass: &pass_text,
+            challenge: &challenge,
+            proof: proof.as_ref(),
+        },
+        a.at,
+    );
+    print_decision(&decision, consent_problem.as_deref(), a.json)?;
+    Ok(if decision.is_allow() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_decision(decision: &Decision, consent_problem: Option<&str>, json: bool) -> Result<()> {
+    let value = match decision {
+        Decision::Allow(e) => serde_json::json!({
+            "decision": "allow",
+            "pulse_ms": e.pulse_ms,
+            "carrier": e.carrier.as_str(),
+            "unit": e.unit.as_str(),
+            "delivery": e.delivery.as_str(),
+            "driver": e.driver.to_string(),
+            "pass_id": hex::encode(&e.pass_id),
+            "authorization_id": hex::encode(&e.authorization_id),
+        }),
+        Decision::Deny(d) => {
+            let detail = match (d.reason, consent_problem) {
+                (doorman_core::DenyReason::NotConsented, Some(p)) => format!("{}: {p}", d.detail),
+                _ => d.detail.clone(),
+            };
+            serde_json::json!({
+                "decision": "deny",
+                "reason": d.reason.code(),
+                "detail": detail,
+                "carrier": d.carrier.as_ref().map(|c| c.as_str()),
+                "pass_id": d.pass_id.as_ref().map(hex::encode),
+            })
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    match decision {
+        Decision::Allow(e) => println!(
+            "allow: pulse {} ms; carrier {}, unit {}, delivery {}",
+            e.pulse_ms, e.carrier, e.unit, e.delivery
+        ),
+        Decision::Deny(d) => println!(
+            "deny: {} ({})",
+            d.reason.code(),
+            value
+                .get("detail")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+        ),
+    }
+    Ok(())
+}

@@ -65,7 +65,7 @@ impl Fixture {
             carrier_key,
             driver_key,
             device_key,
-            property: id("prop-1"),
+            property: id("prop-7f3a9c"),
             door: id("street"),
             other_door: id("garage"),
             now,
@@ -89,18 +89,18 @@ impl Fixture {
             property: self.property.clone(),
             door: self.door.clone(),
             device: self.device_key.public(),
-            installer: id("installer-1"),
+            installer: id("install-co-12"),
             not_before: self.now - SignedDuration::from_hours(24 * 30),
             not_after: self.now + SignedDuration::from_hours(24 * 335),
         }
     }
 
-    /// Carrier `carrier-1`, both doors, Mon-Fri 08:00-20:00 and Sat 09:00-13:00 in Paris,
+    /// Carrier `acme-parcel`, both doors, Mon-Fri 08:00-20:00 and Sat 09:00-13:00 in Paris,
     /// 50 entries a day, passes of at most 2 h, valid for 90 days from a week ago.
     pub fn authorization_spec(&self) -> AuthorizationSpec {
         AuthorizationSpec {
             property: self.property.clone(),
-            carrier: id::<CarrierId>("carrier-1"),
+            carrier: id::<CarrierId>("acme-parcel"),
             carrier_key: self.carrier_key.public(),
             doors: BTreeSet::from([self.door.clone(), self.other_door.clone()]),
             schedule: id("Mon-Fri 08:00-20:00; Sat 09:00-13:00"),
@@ -112,12 +112,12 @@ impl Fixture {
         }
     }
 
-    /// The standard pass: delivery `DLV-0001` to unit `4B` at `door` for the driver.
+    /// The standard pass: delivery `ACME-20261125-000123` to unit `4B` at `door` for the driver.
     pub fn pass_spec(&self) -> PassSpec {
         PassSpec {
             door: self.door.clone(),
             unit: id::<UnitId>("4B"),
-            delivery: id::<DeliveryRef>("DLV-0001"),
+            delivery: id::<DeliveryRef>("ACME-20261125-000123"),
             driver_key: self.driver_key.public(),
             not_before: self.now - SignedDuration::from_mins(30),
             not_after: self.now + SignedDuration::from_mins(90),

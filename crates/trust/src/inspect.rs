@@ -66,9 +66,10 @@ pub fn inspect(bytes: &[u8]) -> Result<TokenView, TokenError> {
         });
     }
     let authority = blocks.first().map(|b| b.source.as_str()).unwrap_or("");
-    let kind = if authority.contains("doorman_token(\"consent\", 1)") {
+    // The declaring fact opens the authority block (see consent.rs and authorization.rs).
+    let kind = if authority.starts_with("consent(") {
         "consent"
-    } else if authority.contains("doorman_token(\"carrier_authorization\", 1)") {
+    } else if authority.starts_with("authorization(") {
         "carrier_authorization"
     } else {
         "unknown"

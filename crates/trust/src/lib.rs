@@ -13,6 +13,7 @@ pub mod authorization;
 pub mod consent;
 pub mod door;
 pub mod fixture;
+pub mod fuzzing;
 pub mod inspect;
 pub mod keys;
 pub mod pass;

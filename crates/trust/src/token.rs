@@ -207,12 +207,16 @@ pub fn parse_unverified(bytes: &[u8]) -> Result<UnverifiedBiscuit, TokenError> {
 }
 
 /// Runs a query over a verified token's authorizer and returns the typed rows.
+///
+/// The query sees the authority block (signed by the root key) and the authorizer only,
+/// unless the rule names a wider scope (`trusting ed25519/...`). Never `query_all`: that
+/// would read facts any holder can append and let attenuation widen a pass.
 pub(crate) fn query<T>(authorizer: &mut Authorizer, rule: &str) -> Result<Vec<T>, TokenError>
 where
     T: TryFrom<biscuit_auth::builder::Fact, Error = BiscuitError>,
 {
     authorizer
-        .query_all_with_limits(rule, run_limits())
+        .query_with_limits(rule, run_limits())
         .map_err(|e| TokenError::Format(format!("reading the token's facts: {e}")))
 }
 

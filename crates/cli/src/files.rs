@@ -1,0 +1,79 @@
+//! Files the CLI reads and writes: private keys (0600, never overwritten, never too open),
+//! tokens (a path or `-` for stdin) and outputs.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use doorman_trust::{SecretKey, token};
+
+/// Creates `path` with mode 0600 and writes `data`; refuses if it exists.
+pub fn write_new_private_file(path: &Path, data: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                anyhow!(
+                    "{} already exists; refusing to overwrite a key (choose another --out)",
+                    path.display()
+                )
+            } else {
+                anyhow!("creating {}: {e}", path.display())
+            }
+        })?;
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Reads a private key file, refusing one that others can read (like ssh does).
+pub fn read_secret_key(path: &Path) -> Result<SecretKey> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("reading the key file {}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "the key file {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the key file {}", path.display()))?;
+    SecretKey::from_pem(&pem).with_context(|| format!("in {}", path.display()))
+}
+
+/// Reads a TOKEN argument: a file path, or `-` for stdin; returns the token bytes.
+pub fn read_token(arg: &str) -> Result<Vec<u8>> {
+    let mut text = String::new();
+    if arg == "-" {
+        std::io::stdin()
+            .take(token::MAX_TOKEN_TEXT as u64 + 1)
+            .read_to_string(&mut text)
+            .context("reading the token from stdin")?;
+    } else {
+        std::fs::File::open(arg)
+            .with_context(|| format!("opening the token file {arg}"))?
+            .take(token::MAX_TOKEN_TEXT as u64 + 1)
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading the token file {arg} (is it text?)"))?;
+    }
+    token::decode(&text).with_context(|| format!("in {arg}"))
+}
+
+/// Writes token text to a file, or to stdout.
+pub fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(p) => std::fs::write(p, format!("{text}\n"))
+            .with_context(|| format!("writing {}", p.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{text}").context("writing to stdout")
+        }
+    }
+}
