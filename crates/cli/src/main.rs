@@ -28,7 +28,11 @@ mod files;
 use files::{read_secret_key, read_token, write_new_private_file, write_output};
 
 #[derive(Debug, Parser)]
-#[command(name = "doorman", version, about = "Doorman: delivery access the building controls")]
+#[command(
+    name = "doorman",
+    version,
+    about = "Doorman: delivery access the building controls"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -30,7 +30,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::keys::{PublicKey, SecretKey};
-use crate::token::{self, TokenError, check_instant, date, query, query_one};
+use crate::token::{self, TokenError, check_instant, date, query, query_one, rule};
 
 /// Default longest pass window.
 pub const DEFAULT_MAX_PASS_DURATION: SignedDuration = SignedDuration::from_hours(2);
@@ -185,13 +185,13 @@ pub(crate) fn authority_facts(
     type Row = (String, String, String, i64, i64, SystemTime, SystemTime);
     let (property, carrier, time_zone, max_pass, cap, nb, na): Row = query_one(
         a,
-        "data($p, $c, $z, $m, $n, $b, $a) <- authorization($p, $c, $z, $m, $n, $b, $a)",
+        rule!("data($p, $c, $z, $m, $n, $b, $a) <- authorization($p, $c, $z, $m, $n, $b, $a)"),
         E,
         "authorization",
     )?;
-    let doors: Vec<(String,)> = query(a, "data($x) <- door($x)")?;
+    let doors: Vec<(String,)> = query(a, rule!("data($x) <- door($x)"))?;
     let schedule: Vec<(BTreeSet<i64>, i64, i64)> =
-        query(a, "data($w, $s, $e) <- schedule($w, $s, $e)")?;
+        query(a, rule!("data($w, $s, $e) <- schedule($w, $s, $e)"))?;
     let daily_cap = match cap {
         0 => None,
         n => Some(u32::try_from(n).map_err(|e| bad("daily cap", &e))?),

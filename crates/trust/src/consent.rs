@@ -16,7 +16,7 @@ use doorman_core::{DoorId, InstallerId, PropertyId};
 use jiff::Timestamp;
 
 use crate::keys::{PublicKey, SecretKey};
-use crate::token::{self, TokenError, check_instant, date, query_one};
+use crate::token::{self, TokenError, check_instant, date, query_one, rule};
 
 /// What a consent says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +174,7 @@ pub fn read_consent(bytes: &[u8], property_key: &PublicKey) -> Result<VerifiedCo
     type Row = (String, String, Vec<u8>, String, SystemTime, SystemTime);
     let (property, door, device, installer, nb, na): Row = query_one(
         &mut a,
-        "data($p, $d, $k, $i, $b, $a) <- consent($p, $d, $k, $i, $b, $a)",
+        rule!("data($p, $d, $k, $i, $b, $a) <- consent($p, $d, $k, $i, $b, $a)"),
         "consent",
         "consent",
     )?;

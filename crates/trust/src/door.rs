@@ -26,8 +26,6 @@
 
 use std::collections::HashSet;
 
-use biscuit_auth::AuthorizerBuilder;
-use biscuit_auth::builder::{Term, fact};
 use biscuit_auth::error::{FailedCheck, Logic, Token as BiscuitError};
 use doorman_core::{
     CarrierId, DeliveryRef, DenyReason, DoorId, LocalSlot, PropertyId, ServiceSwitch, UnitId,
@@ -37,9 +35,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::consent::VerifiedConsent;
 use crate::keys::PublicKey;
-use crate::pass::{VerifiedPass, verify_pass};
+use crate::pass::{Ambient, TokenChecks, VerifiedPass, verify_pass_at};
 use crate::possession::{Challenge, PossessionProof};
-use crate::token::{self, date};
+use crate::token;
 
 /// Tunables of a door.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +168,8 @@ pub struct Denial {
 /// The outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Allow(Entry),
+    // Boxed: an entry is several times the size of a denial.
+    Allow(Box<Entry>),
     Deny(Denial),
 }
 
@@ -210,7 +209,7 @@ pub fn decide(
 ) -> Decision {
     let mut pass: Option<VerifiedPass> = None;
     match decide_inner(device, state, presentation, now, &mut pass) {
-        Ok(entry) => Decision::Allow(entry),
+        Ok(entry) => Decision::Allow(Box::new(entry)),
         Err(d) => Decision::Deny(Denial {
             reason: d.reason,
             detail: d.detail,
@@ -263,8 +262,13 @@ fn decide_inner(
 
     // 3. The pass's text and signatures.
     let bytes = token::decode(presentation.pass).map_err(|e| deny(e.reason(), e.to_string()))?;
-    let pass =
-        verify_pass(&bytes, &device.property_key).map_err(|e| deny(e.reason(), e.to_string()))?;
+    let ambient = Ambient {
+        now,
+        door: &device.door,
+        property: &device.property,
+    };
+    let (pass, token_checks) = verify_pass_at(&bytes, &device.property_key, Some(ambient))
+        .map_err(|e| deny(e.reason(), e.to_string()))?;
     let pass = &*out_pass.insert(pass);
 
     // 4. Revocation, and whether the list can be trusted to be current.
@@ -429,7 +433,15 @@ fn decide_inner(
     }
 
     // 8. Every check the token carries, evaluated by Biscuit with the facts of this moment.
-    run_token_checks(device, pass, now, slot)?;
+    match token_checks {
+        Some(outcome) => token_check_outcome(outcome)?,
+        None => {
+            return Err(deny(
+                DenyReason::Malformed,
+                "the token's checks were not run",
+            ));
+        }
+    }
 
     // 9. Single use.
     state.usage.prune(now, slot.date);
@@ -487,38 +499,10 @@ const AUTHORITY_CHECK_REASONS: [DenyReason; 3] = [
     DenyReason::WrongDoor,
 ];
 
-fn run_token_checks(
-    device: &DoorDevice,
-    pass: &VerifiedPass,
-    now: Timestamp,
-    slot: LocalSlot,
-) -> Result<(), Deny> {
+fn token_check_outcome(outcome: TokenChecks) -> Result<(), Deny> {
     let internal =
         |e: BiscuitError| deny(DenyReason::Malformed, format!("evaluating the token: {e}"));
-    let mut authorizer = AuthorizerBuilder::new()
-        .set_limits(token::run_limits())
-        .fact(fact("time", &[date(now)]))
-        .and_then(|b| b.fact(fact("unix_time", &[Term::Integer(now.as_second())])))
-        .and_then(|b| b.fact(fact("door_request", &[Term::Str(device.door.to_string())])))
-        .and_then(|b| {
-            b.fact(fact(
-                "property_request",
-                &[Term::Str(device.property.to_string())],
-            ))
-        })
-        .and_then(|b| {
-            b.fact(fact(
-                "local_time",
-                &[
-                    Term::Integer(i64::from(slot.weekday)),
-                    Term::Integer(i64::from(slot.minute)),
-                ],
-            ))
-        })
-        .and_then(|b| b.policy("allow if true"))
-        .and_then(|b| b.build(&pass.biscuit))
-        .map_err(internal)?;
-    match authorizer.authorize() {
+    match outcome {
         Ok(_) => Ok(()),
         Err(BiscuitError::FailedLogic(
             Logic::Unauthorized { checks, .. } | Logic::NoMatchingPolicy { checks },

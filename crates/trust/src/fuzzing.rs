@@ -43,25 +43,17 @@ struct Env {
     device: DoorDevice,
     /// Consent verified, nothing revoked, list issued an hour before `fixture.now`.
     state: DoorState,
-    /// The fixture's pass as token bytes (what near-valid mutations start from).
-    pass_bytes: Vec<u8>,
-    /// The fixture pass's id (revoked when the input asks for it).
-    pass_id: Vec<u8>,
 }
 
 fn build_env() -> Result<Env, token::TokenError> {
     let fixture = Fixture::new()?;
     let device = fixture.device();
     let state = fixture.state()?;
-    let pass_bytes = token::decode(&fixture.pass)?;
-    let pass_id = pass::pass_id_unverified(&pass_bytes)?;
     Ok(Env {
         property_key: fixture.property_key.public(),
         fixture,
         device,
         state,
-        pass_bytes,
-        pass_id,
     })
 }
 
@@ -150,9 +142,9 @@ pub mod flags {
     /// Two bits of proof mode: 0 none, 1 the header's 64 signature bytes, 2 and 3 a real
     /// signature by the fixture's driver key over the challenge and the presented pass's id.
     pub const PROOF_SHIFT: u16 = 3;
-    /// The tail is a mutation script applied to the fixture pass's bytes, not pass text.
+    /// The tail starts with a mutation script applied to the bytes of the pass text after it.
     pub const MUTATE: u16 = 1 << 5;
-    /// The fixture pass's id is on the revocation list.
+    /// The presented pass's own id (read unverified) is on the revocation list.
     pub const REVOKE_PASS: u16 = 1 << 6;
     /// The challenge names the other door of the building (not issued by this device).
     pub const FOREIGN_CHALLENGE: u16 = 1 << 7;
@@ -167,8 +159,8 @@ pub const PROOF_RAW: u16 = 1;
 /// Proof mode: signed by the fixture's driver key.
 pub const PROOF_DRIVER: u16 = 2;
 
-/// Most mutations applied to the fixture pass.
-const MAX_MUTATIONS: usize = 32;
+/// Most mutations applied to a pass.
+pub const MAX_MUTATIONS: u8 = 32;
 
 /// The decoded shape of a [`door_decision`] input.
 ///
@@ -180,14 +172,19 @@ const MAX_MUTATIONS: usize = 32;
 /// | 2..4    | `presented_at` offset, i16 LE seconds from the fixture's instant     |
 /// | 4..6    | `now` offset, i16 LE seconds from the fixture's instant              |
 /// | 6       | challenge age in seconds (`issued_at = now - age`)                  |
-/// | 7       | reserved                                                             |
+/// | 7       | number of mutations `k` (with [`flags::MUTATE`]; modulo 33)          |
 /// | 8..72   | 64 signature bytes (proof mode 1)                                    |
-/// | 72..    | pass text (lossy UTF-8), or with [`flags::MUTATE`] a mutation script |
+/// | 72..    | pass text (lossy UTF-8); with [`flags::MUTATE`], `4k` bytes of       |
+/// |         | mutation script first, then the pass text they apply to              |
 ///
-/// A mutation is 4 bytes, `op, pos_lo, pos_hi, value`, applied in order to the fixture pass's
-/// token bytes (at most 32): `op % 4` is 0 xor `value` at `pos`, 1 replace with `value`,
-/// 2 insert `value` before `pos`, 3 delete at `pos` (`pos` modulo the length). The result is
-/// written as base64url text.
+/// A mutation is 4 bytes, `op, pos_lo, pos_hi, value`, applied in order to the token bytes
+/// the pass text decodes to (none if it doesn't): `op % 4` is 0 xor `value` at `pos`,
+/// 1 replace with `value`, 2 insert `value` before `pos`, 3 delete at `pos` (`pos` modulo the
+/// length). The result is presented as base64url text. The seed corpus puts the fixture's
+/// real pass after the script, so the fuzzer explores near-valid tokens at the byte level
+/// (text-level mutations mostly break the base64). The base comes from the input, not from
+/// the [`Fixture`] built in this process: the fixture's tokens differ from one process to the
+/// next (Biscuit draws each block's next key from the OS), and an input must replay the same.
 #[derive(Debug, Clone)]
 struct DoorInput {
     flags: u16,
@@ -205,13 +202,16 @@ fn split_door_input(data: &[u8], env: &Env) -> DoorInput {
         dst.copy_from_slice(src);
     }
     let tail = data.get(DOOR_HEADER..).unwrap_or_default();
-    let [f0, f1, p0, p1, n0, n1, age, _reserved, sig @ ..] = header;
+    let [f0, f1, p0, p1, n0, n1, age, count, sig @ ..] = header;
     let flags = u16::from_le_bytes([f0, f1]);
     let at = |lo: u8, hi: u8| {
         env.fixture.now + SignedDuration::from_secs(i64::from(i16::from_le_bytes([lo, hi])))
     };
     let pass = if flags & flags::MUTATE != 0 {
-        token::encode(&mutate(&env.pass_bytes, tail))
+        let split = usize::from(count % (MAX_MUTATIONS + 1)) * 4;
+        let (script, text) = tail.split_at_checked(split).unwrap_or((tail, &[]));
+        let base = token::decode(&String::from_utf8_lossy(text)).unwrap_or_default();
+        token::encode(&mutate(base, script))
     } else {
         String::from_utf8_lossy(tail).into_owned()
     };
@@ -225,9 +225,8 @@ fn split_door_input(data: &[u8], env: &Env) -> DoorInput {
     }
 }
 
-fn mutate(original: &[u8], script: &[u8]) -> Vec<u8> {
-    let mut bytes = original.to_vec();
-    for m in script.chunks_exact(4).take(MAX_MUTATIONS) {
+fn mutate(mut bytes: Vec<u8>, script: &[u8]) -> Vec<u8> {
+    for m in script.chunks_exact(4) {
         let &[op, lo, hi, value] = m else { continue };
         let pos = usize::from(u16::from_le_bytes([lo, hi]));
         match op % 4 {
@@ -254,6 +253,11 @@ fn mutate(original: &[u8], script: &[u8]) -> Vec<u8> {
 /// Decides one presentation built from `data` (layout on [`DoorInput`]) on a fresh copy of
 /// the fixture device's state, checks what an `Allow` implies, and presents it again.
 pub fn door_decision(data: &[u8]) {
+    let _ = door_decision_outcome(data);
+}
+
+/// [`door_decision`], returning the first decision (so tests can see what inputs reach).
+pub fn door_decision_outcome(data: &[u8]) -> Decision {
     let env = env();
     let input = split_door_input(data, env);
     let device = &env.device;
@@ -267,13 +271,19 @@ pub fn door_decision(data: &[u8]) {
     if input.flags & flags::CARRIER_OFF != 0 {
         state.service.disabled_carriers.insert(carrier.clone());
     }
-    let revoked = input.flags & flags::REVOKE_PASS != 0;
+    let revoked = (input.flags & flags::REVOKE_PASS != 0)
+        .then(|| {
+            token::decode(&input.pass)
+                .and_then(|b| pass::pass_id_unverified(&b))
+                .ok()
+        })
+        .flatten();
     let as_of = if input.flags & flags::STALE_REVOCATIONS != 0 {
         env.fixture.now - SignedDuration::from_hours(25)
     } else {
         state.revocations.as_of
     };
-    state.revocations = Revocations::new(revoked.then(|| env.pass_id.clone()), as_of);
+    state.revocations = Revocations::new(revoked.clone(), as_of);
 
     let mut challenge: Challenge = device.challenge([7; 32], input.now - input.challenge_age);
     if input.flags & flags::FOREIGN_CHALLENGE != 0 {
@@ -344,7 +354,7 @@ pub fn door_decision(data: &[u8]) {
             input.now
         );
         assert!(
-            !(revoked && entry.pass_id == env.pass_id),
+            revoked.as_ref() != Some(&entry.pass_id),
             "allowed a revoked pass"
         );
         assert!(
@@ -373,24 +383,32 @@ pub fn door_decision(data: &[u8]) {
         !second.is_allow(),
         "the same presentation opened the door twice: first {first:?}, then {second:?}"
     );
+    first
 }
 
-/// Builds a [`door_decision`] input from its parts (for seed corpora and tests).
+/// Builds a [`door_decision`] input from its parts (for seed corpora and tests): `mutations`
+/// (at most [`MAX_MUTATIONS`] of them) go before the pass text; give some only with
+/// [`flags::MUTATE`] set.
 pub fn door_input(
     flags: u16,
     presented_at_offset: i16,
     now_offset: i16,
     challenge_age: u8,
     signature: &[u8; 64],
-    tail: &[u8],
+    mutations: &[[u8; 4]],
+    pass_text: &[u8],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(DOOR_HEADER + tail.len());
+    let mutations = mutations
+        .get(..usize::from(MAX_MUTATIONS))
+        .unwrap_or(mutations);
+    let mut out = Vec::with_capacity(DOOR_HEADER + mutations.len() * 4 + pass_text.len());
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&presented_at_offset.to_le_bytes());
     out.extend_from_slice(&now_offset.to_le_bytes());
     out.push(challenge_age);
-    out.push(0);
+    out.push(u8::try_from(mutations.len()).unwrap_or(MAX_MUTATIONS));
     out.extend_from_slice(signature);
-    out.extend_from_slice(tail);
+    out.extend(mutations.iter().flatten());
+    out.extend_from_slice(pass_text);
     out
 }

@@ -107,7 +107,9 @@ impl PublicKey {
         h.update(b"doorman root key id v1");
         h.update(self.0.as_bytes());
         let d = h.finalize();
-        u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+        let mut first = [0u8; 4];
+        first.copy_from_slice(d.get(..4).unwrap_or(&[0; 4]));
+        u32::from_be_bytes(first)
     }
 }
 

@@ -13,8 +13,8 @@
 
 use std::collections::HashMap;
 
-use biscuit_auth::builder::{BlockBuilder, Term, fact};
-use biscuit_auth::{AuthorizerBuilder, Biscuit};
+use biscuit_auth::AuthorizerBuilder;
+use biscuit_auth::builder::{BlockBuilder, Scope, Term, fact};
 use doorman_core::{CarrierId, DeliveryRef, DoorId, UnitId};
 use jiff::{SignedDuration, Timestamp};
 
@@ -137,7 +137,6 @@ fn check_request(
 /// Only [`verify_pass`] makes one; it says nothing yet about door, time or schedule.
 #[derive(Debug, Clone)]
 pub struct VerifiedPass {
-    pub(crate) biscuit: Biscuit,
     pub(crate) authorization: AuthorizationSpec,
     pub(crate) spec: PassSpec,
     pub(crate) carrier_block: usize,
@@ -197,11 +196,48 @@ fn wrong(detail: impl Into<String>) -> TokenError {
 
 /// Verifies a pass's signatures under the pinned property key and reads it.
 pub fn verify_pass(bytes: &[u8], property_key: &PublicKey) -> Result<VerifiedPass, TokenError> {
+    verify_pass_at(bytes, property_key, None).map(|(pass, _)| pass)
+}
+
+/// The facts of the moment a device supplies when it evaluates a pass: what any Biscuit
+/// verifier needs for the checks the tokens carry (docs/trust.md).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ambient<'a> {
+    pub now: Timestamp,
+    pub door: &'a DoorId,
+    pub property: &'a doorman_core::PropertyId,
+}
+
+/// Outcome of evaluating every check the token carries.
+pub(crate) type TokenChecks = Result<usize, biscuit_auth::error::Token>;
+
+/// [`verify_pass`], and, given the facts of the moment, the outcome of all the token's own
+/// checks, from one Datalog evaluation (the door decision's hot path).
+pub(crate) fn verify_pass_at(
+    bytes: &[u8],
+    property_key: &PublicKey,
+    ambient: Option<Ambient<'_>>,
+) -> Result<(VerifiedPass, Option<TokenChecks>), TokenError> {
     let biscuit = token::parse(bytes, property_key)?;
-    let mut a = AuthorizerBuilder::new()
-        .set_limits(token::run_limits())
+    let mut builder = AuthorizerBuilder::new().set_limits(token::run_limits());
+    if let Some(am) = ambient {
+        builder = builder
+            .fact(fact("time", &[date(am.now)]))
+            .and_then(|b| b.fact(fact("unix_time", &[Term::Integer(am.now.as_second())])))
+            .and_then(|b| b.fact(fact("door_request", &[Term::Str(am.door.to_string())])))
+            .and_then(|b| {
+                b.fact(fact(
+                    "property_request",
+                    &[Term::Str(am.property.to_string())],
+                ))
+            })
+            .and_then(|b| b.policy(allow_all()?))
+            .map_err(TokenError::build)?;
+    }
+    let mut a = builder
         .build(&biscuit)
         .map_err(|e| TokenError::Format(e.to_string()))?;
+    let checks = ambient.map(|_| a.authorize());
     let authorization =
         authorization::authority_facts(&mut a, authorization::carrier_key_of(&biscuit)?)?;
     let carrier_b = authorization.carrier_key.to_biscuit();
@@ -231,12 +267,12 @@ pub fn verify_pass(bytes: &[u8], property_key: &PublicKey) -> Result<VerifiedPas
             )));
         }
     };
-    let rule = format!(
-        "data($r, $u, $d, $k, $nb, $na) <- pass($r, $u, $d, $k, $nb, $na) trusting {}",
-        authorization.carrier_key
-    );
+    // Only facts from blocks signed by the carrier's key: never the holder's own blocks.
+    let mut pass_rule =
+        token::rule!("data($r, $u, $d, $k, $nb, $na) <- pass($r, $u, $d, $k, $nb, $na)");
+    pass_rule.scopes = vec![Scope::PublicKey(carrier_b)];
     type Row = (String, String, String, Vec<u8>, i64, i64);
-    let rows: Vec<Row> = query(&mut a, &rule)?;
+    let rows: Vec<Row> = query(&mut a, pass_rule)?;
     let [(delivery, unit, door, driver, nb, na)] = <[Row; 1]>::try_from(rows).map_err(|rows| {
         wrong(format!(
             "expected one pass fact from the carrier, found {}",
@@ -253,13 +289,25 @@ pub fn verify_pass(bytes: &[u8], property_key: &PublicKey) -> Result<VerifiedPas
         not_before: at("not_before", nb)?,
         not_after: at("not_after", na)?,
     };
-    Ok(VerifiedPass {
-        revocation_ids: biscuit.revocation_identifiers(),
-        biscuit,
-        authorization,
-        spec,
-        carrier_block,
-    })
+    Ok((
+        VerifiedPass {
+            revocation_ids: biscuit.revocation_identifiers(),
+            authorization,
+            spec,
+            carrier_block,
+        },
+        checks,
+    ))
+}
+
+fn allow_all() -> Result<biscuit_auth::builder::Policy, biscuit_auth::error::Token> {
+    static POLICY: std::sync::OnceLock<biscuit_auth::builder::Policy> = std::sync::OnceLock::new();
+    if let Some(p) = POLICY.get() {
+        return Ok(p.clone());
+    }
+    let p = biscuit_auth::builder::Policy::try_from("allow if true")?;
+    let _ = POLICY.set(p.clone());
+    Ok(p)
 }
 
 /// The pass id a driver's handset signs over, read without the root key (the handset may

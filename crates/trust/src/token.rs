@@ -206,12 +206,39 @@ pub fn parse_unverified(bytes: &[u8]) -> Result<UnverifiedBiscuit, TokenError> {
     UnverifiedBiscuit::from(bytes).map_err(|e| TokenError::Format(e.to_string()))
 }
 
+/// A Datalog rule parsed once per call site and cloned after (parsing costs more than the
+/// query): `rule!("data($x) <- door($x)")` in a function returning `Result<_, TokenError>`.
+macro_rules! rule {
+    ($text:expr) => {{
+        static CELL: std::sync::OnceLock<biscuit_auth::builder::Rule> = std::sync::OnceLock::new();
+        $crate::token::cached_rule(&CELL, $text)?
+    }};
+}
+pub(crate) use rule;
+
+/// See [`rule!`].
+pub(crate) fn cached_rule(
+    cell: &'static std::sync::OnceLock<biscuit_auth::builder::Rule>,
+    text: &str,
+) -> Result<biscuit_auth::builder::Rule, TokenError> {
+    if let Some(r) = cell.get() {
+        return Ok(r.clone());
+    }
+    let r = biscuit_auth::builder::Rule::try_from(text)
+        .map_err(|e| TokenError::Format(format!("internal rule {text:?}: {e}")))?;
+    let _ = cell.set(r.clone());
+    Ok(r)
+}
+
 /// Runs a query over a verified token's authorizer and returns the typed rows.
 ///
 /// The query sees the authority block (signed by the root key) and the authorizer only,
 /// unless the rule names a wider scope (`trusting ed25519/...`). Never `query_all`: that
 /// would read facts any holder can append and let attenuation widen a pass.
-pub(crate) fn query<T>(authorizer: &mut Authorizer, rule: &str) -> Result<Vec<T>, TokenError>
+pub(crate) fn query<T>(
+    authorizer: &mut Authorizer,
+    rule: biscuit_auth::builder::Rule,
+) -> Result<Vec<T>, TokenError>
 where
     T: TryFrom<biscuit_auth::builder::Fact, Error = BiscuitError>,
 {
@@ -223,7 +250,7 @@ where
 /// Exactly one row, or a `WrongKind` error naming the fact.
 pub(crate) fn query_one<T>(
     authorizer: &mut Authorizer,
-    rule: &str,
+    rule: biscuit_auth::builder::Rule,
     expected: &'static str,
     fact: &str,
 ) -> Result<T, TokenError>

@@ -16,8 +16,8 @@ use biscuit_auth::{Algorithm, PrivateKey, UnverifiedBiscuit};
 use doorman_core::{DenyReason, UsageLedger, UsageLimits};
 use doorman_trust::fixture::Fixture;
 use doorman_trust::{
-    AuthorizationSpec, Decision, DoorState, PassSpec, Presentation, Revocations, SecretKey,
-    decide, mint_pass, sign_authorization, sign_consent, token,
+    AuthorizationSpec, Decision, DoorState, PassSpec, Presentation, Revocations, SecretKey, decide,
+    mint_pass, sign_authorization, sign_consent, token,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -100,7 +100,11 @@ fn a_pass_opens_its_door_inside_its_window_and_then_never_again() {
 fn a_realistic_pass_stays_under_one_kibibyte() {
     let f = Fixture::new().unwrap();
     let bytes = token::decode(&f.pass).unwrap();
-    println!("pass: {} bytes, {} base64url characters", bytes.len(), f.pass.len());
+    println!(
+        "pass: {} bytes, {} base64url characters",
+        bytes.len(),
+        f.pass.len()
+    );
     assert!(bytes.len() < 1024, "{} bytes", bytes.len());
 }
 
@@ -148,7 +152,11 @@ fn wrong_root_for_a_pass_under_another_property_key() {
     let d = once(&f, &pass, f.now);
     assert_denied(&d, DenyReason::WrongRoot);
     let Decision::Deny(denial) = d else { panic!() };
-    assert!(denial.detail.contains("another root key"), "{}", denial.detail);
+    assert!(
+        denial.detail.contains("another root key"),
+        "{}",
+        denial.detail
+    );
 }
 
 #[test]
@@ -158,14 +166,20 @@ fn not_consented_without_a_valid_consent() {
     // No consent at all.
     let mut state = f.state().unwrap();
     state.consent = None;
-    assert_denied(&f.present(&device, &mut state, &f.pass, f.now), DenyReason::NotConsented);
+    assert_denied(
+        &f.present(&device, &mut state, &f.pass, f.now),
+        DenyReason::NotConsented,
+    );
     // A consent for another device.
     let mut spec = f.consent_spec();
     spec.device = SecretKey::from_seed(&[42; 32]).public();
     let other = sign_consent(&f.property_key, &spec).unwrap();
     let mut state = f.state().unwrap();
     state.consent = Some(doorman_trust::read_consent(&other, &f.property_key.public()).unwrap());
-    assert_denied(&f.present(&device, &mut state, &f.pass, f.now), DenyReason::NotConsented);
+    assert_denied(
+        &f.present(&device, &mut state, &f.pass, f.now),
+        DenyReason::NotConsented,
+    );
     // An expired consent.
     let mut spec = f.consent_spec();
     spec.not_after = f.now - mins(1);
@@ -173,12 +187,18 @@ fn not_consented_without_a_valid_consent() {
     let old = sign_consent(&f.property_key, &spec).unwrap();
     let mut state = f.state().unwrap();
     state.consent = Some(doorman_trust::read_consent(&old, &f.property_key.public()).unwrap());
-    assert_denied(&f.present(&device, &mut state, &f.pass, f.now), DenyReason::NotConsented);
+    assert_denied(
+        &f.present(&device, &mut state, &f.pass, f.now),
+        DenyReason::NotConsented,
+    );
     // A revoked consent.
     let mut state = f.state().unwrap();
     let id = state.consent.as_ref().unwrap().revocation_id().to_vec();
     state.revocations = Revocations::new([id], f.now);
-    assert_denied(&f.present(&device, &mut state, &f.pass, f.now), DenyReason::NotConsented);
+    assert_denied(
+        &f.present(&device, &mut state, &f.pass, f.now),
+        DenyReason::NotConsented,
+    );
 }
 
 #[test]
@@ -264,17 +284,27 @@ fn revoked_authorization_or_pass() {
         .revocation_id;
     let mut state = f.state().unwrap();
     state.revocations = Revocations::new([auth_id], f.now);
-    assert_denied(&f.present(&device, &mut state, &f.pass, f.now), DenyReason::Revoked);
+    assert_denied(
+        &f.present(&device, &mut state, &f.pass, f.now),
+        DenyReason::Revoked,
+    );
     // Another pass on the same authorization dies too.
     let mut p = f.pass_spec();
     p.delivery = "ACME-2".parse().unwrap();
     let other = f.mint(&p).unwrap();
-    assert_denied(&f.present(&device, &mut state, &other, f.now), DenyReason::Revoked);
+    assert_denied(
+        &f.present(&device, &mut state, &other, f.now),
+        DenyReason::Revoked,
+    );
     // Revoking one pass leaves the others working.
-    let pass_id = doorman_trust::pass::pass_id_unverified(&token::decode(&f.pass).unwrap()).unwrap();
+    let pass_id =
+        doorman_trust::pass::pass_id_unverified(&token::decode(&f.pass).unwrap()).unwrap();
     let mut state = f.state().unwrap();
     state.revocations = Revocations::new([pass_id], f.now);
-    assert_denied(&f.present(&device, &mut state, &f.pass, f.now), DenyReason::Revoked);
+    assert_denied(
+        &f.present(&device, &mut state, &f.pass, f.now),
+        DenyReason::Revoked,
+    );
     assert!(f.present(&device, &mut state, &other, f.now).is_allow());
 }
 
@@ -392,7 +422,10 @@ fn daily_cap_counts_per_local_day() {
     // Wednesday 2026-11-25, Paris: 10:00, 11:00 allowed, 12:00 capped.
     for (n, hour) in [(1, 9), (2, 10)] {
         let at = f.now + hours(hour - 9);
-        assert!(f.present(&device, &mut state, &mint_at(n, at), at).is_allow());
+        assert!(
+            f.present(&device, &mut state, &mint_at(n, at), at)
+                .is_allow()
+        );
     }
     let noon = f.now + hours(3);
     state.revocations = Revocations::new([], noon);
@@ -403,7 +436,10 @@ fn daily_cap_counts_per_local_day() {
     // The next local morning (Thursday 08:00 Paris = 07:00Z) the count starts again.
     let thursday = ts("2026-11-26T07:00:00Z");
     state.revocations = Revocations::new([], thursday);
-    assert!(f.present(&device, &mut state, &mint_at(4, thursday), thursday).is_allow());
+    assert!(
+        f.present(&device, &mut state, &mint_at(4, thursday), thursday)
+            .is_allow()
+    );
 }
 
 #[test]
@@ -413,7 +449,9 @@ fn clock_skew_between_device_and_presenter_or_list() {
     let bytes = token::decode(&f.pass).unwrap();
     let challenge = device.challenge([1; 32], f.now);
     // The handset's clock is 10 minutes ahead.
-    let p = challenge.prove(&f.driver_key, &bytes, f.now + mins(10)).unwrap();
+    let p = challenge
+        .prove(&f.driver_key, &bytes, f.now + mins(10))
+        .unwrap();
     let mut state = f.state().unwrap();
     let d = decide(
         &device,
@@ -429,9 +467,14 @@ fn clock_skew_between_device_and_presenter_or_list() {
     // The revocation list claims to come from the device's future: its clock is behind.
     let mut state = f.state().unwrap();
     state.revocations = Revocations::new([], f.now + hours(1));
-    assert_denied(&f.present(&device, &mut state, &f.pass, f.now), DenyReason::ClockSkew);
+    assert_denied(
+        &f.present(&device, &mut state, &f.pass, f.now),
+        DenyReason::ClockSkew,
+    );
     // Within the tolerance is fine.
-    let p = challenge.prove(&f.driver_key, &bytes, f.now + mins(1)).unwrap();
+    let p = challenge
+        .prove(&f.driver_key, &bytes, f.now + mins(1))
+        .unwrap();
     let mut state = f.state().unwrap();
     let d = decide(
         &device,
@@ -471,7 +514,10 @@ fn restricted_when_a_holders_own_restriction_fails() {
     );
     assert_denied(&once(&f, &narrowed, f.now), DenyReason::Restricted);
     // A narrowing that still holds keeps the pass working.
-    let narrowed = attenuate(&f.pass, &format!("check if time($t), $t < {};", (f.now + mins(10))));
+    let narrowed = attenuate(
+        &f.pass,
+        &format!("check if time($t), $t < {};", (f.now + mins(10))),
+    );
     assert!(once(&f, &narrowed, f.now).is_allow());
 }
 
@@ -531,7 +577,10 @@ fn a_leaked_authorization_alone_opens_nothing() {
     let forged = raw_pass(&f, [77; 32], &pass_fact(&f, "street", nb, nb + hours(1)));
     assert_denied(&once(&f, &forged, f.now), DenyReason::Malformed);
     // With a plain (first-party) block claiming the pass facts.
-    let forged = attenuate(&token::encode(&f.authorization), &pass_fact(&f, "street", nb, nb + hours(1)));
+    let forged = attenuate(
+        &token::encode(&f.authorization),
+        &pass_fact(&f, "street", nb, nb + hours(1)),
+    );
     assert_denied(&once(&f, &forged, f.now), DenyReason::Malformed);
 }
 
@@ -562,9 +611,15 @@ fn attenuation_never_widens_doors_times_or_units() {
     let widened = attenuate(&f.pass, &widen);
     let d = f.present(&device_garage, &mut garage_state.clone(), &widened, f.now);
     assert_denied(&d, DenyReason::WrongDoor);
-    assert_denied(&once(&f, &widened, f.pass_spec().not_after + mins(1)), DenyReason::Expired);
+    assert_denied(
+        &once(&f, &widened, f.pass_spec().not_after + mins(1)),
+        DenyReason::Expired,
+    );
     assert_denied(&once(&f, &widened, sunday), DenyReason::Expired);
-    assert_denied(&once(&f, &widened, f.now - hours(1)), DenyReason::NotYetValid);
+    assert_denied(
+        &once(&f, &widened, f.now - hours(1)),
+        DenyReason::NotYetValid,
+    );
     // ...and where it is allowed, the entry is the carrier's, not the holder's.
     match once(&f, &widened, f.now) {
         Decision::Allow(e) => {
@@ -595,7 +650,10 @@ fn attenuation_never_widens_doors_times_or_units() {
         .unwrap(),
     );
     st.revocations = Revocations::new([], sunday);
-    assert_denied(&f.present(&boiler, &mut st, &carrier_widened, sunday), DenyReason::WrongDoor);
+    assert_denied(
+        &f.present(&boiler, &mut st, &carrier_widened, sunday),
+        DenyReason::WrongDoor,
+    );
     let carrier_sunday = raw_pass(
         &f,
         [2; 32],
@@ -604,7 +662,10 @@ fn attenuation_never_widens_doors_times_or_units() {
             pass_fact(&f, "street", sunday - mins(30), sunday + mins(30))
         ),
     );
-    assert_denied(&once(&f, &carrier_sunday, sunday), DenyReason::OutsideSchedule);
+    assert_denied(
+        &once(&f, &carrier_sunday, sunday),
+        DenyReason::OutsideSchedule,
+    );
     // Two carrier pass facts in one block (one for another door) are refused outright.
     let double = raw_pass(
         &f,
@@ -700,9 +761,15 @@ fn leap_day_is_an_ordinary_tuesday() {
         f.present(&device, state, &f.mint(&p).unwrap(), t)
     };
     assert!(try_at(&mut state, "2028-02-29T10:00:00Z", 1).is_allow());
-    assert_denied(&try_at(&mut state, "2028-02-29T11:00:00Z", 2), DenyReason::DailyCapReached);
+    assert_denied(
+        &try_at(&mut state, "2028-02-29T11:00:00Z", 2),
+        DenyReason::DailyCapReached,
+    );
     // Wednesday 1 March is outside a Tuesday-only schedule.
-    assert_denied(&try_at(&mut state, "2028-03-01T10:00:00Z", 3), DenyReason::OutsideSchedule);
+    assert_denied(
+        &try_at(&mut state, "2028-03-01T10:00:00Z", 3),
+        DenyReason::OutsideSchedule,
+    );
     // The next Tuesday the cap has reset.
     assert!(try_at(&mut state, "2028-03-07T10:00:00Z", 4).is_allow());
 }

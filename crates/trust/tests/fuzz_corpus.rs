@@ -1,0 +1,111 @@
+//! Replays the committed fuzz corpora (`fuzz/corpus/token_parse/`, `fuzz/corpus/door_decision/`)
+//! through the same target bodies the cargo-fuzz targets run (`doorman_trust::fuzzing`), on
+//! the stable toolchain, so every input the fuzzer kept stays a regression test. Fuzzing
+//! itself: `cd fuzz && cargo +nightly fuzz run <target>` (see the fuzz targets).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use doorman_trust::door::Decision;
+use doorman_trust::fixture::Fixture;
+use doorman_trust::fuzzing::{self, PROOF_DRIVER, door_input, flags};
+
+fn corpus(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the fuzz corpus {} is missing: {e}", dir.display()));
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "the fuzz corpus {} is empty",
+        dir.display()
+    );
+    files
+}
+
+/// Runs `body` on every corpus file of `target`; fails naming every input that panicked.
+fn replay(target: &str, mut body: impl FnMut(&[u8])) -> usize {
+    let files = corpus(target);
+    let mut failed = Vec::new();
+    for path in &files {
+        let data = std::fs::read(path).unwrap();
+        if catch_unwind(AssertUnwindSafe(|| body(&data))).is_err() {
+            failed.push(path.display().to_string());
+        }
+    }
+    println!("{target}: replayed {} inputs", files.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {} {target} inputs panicked:\n{}",
+        failed.len(),
+        files.len(),
+        failed.join("\n")
+    );
+    files.len()
+}
+
+#[test]
+fn token_parse_corpus_replays_without_panics() {
+    let n = replay("token_parse", fuzzing::token_parse);
+    assert!(n > 0);
+}
+
+#[test]
+fn door_decision_corpus_replays_without_panics() {
+    let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let n = replay("door_decision", |data| {
+        let code = match fuzzing::door_decision_outcome(data) {
+            Decision::Allow(_) => "allow",
+            Decision::Deny(d) => d.reason.code(),
+        };
+        *outcomes.entry(code).or_default() += 1;
+    });
+    println!("door_decision outcomes over {n} inputs: {outcomes:?}");
+}
+
+/// The harness is not vacuous: the fixture's own pass, presented as the target builds it,
+/// opens the door (and the target's second presentation is refused).
+#[test]
+fn door_decision_harness_reaches_allow() {
+    let f = Fixture::new().unwrap();
+    let drv = PROOF_DRIVER << flags::PROOF_SHIFT;
+    let sig = [0; 64];
+    let pass = f.pass.as_bytes();
+    for (name, input) in [
+        ("plain", door_input(drv, 0, 0, 0, &sig, &[], pass)),
+        (
+            "mutate, no mutations",
+            door_input(drv | flags::MUTATE, 0, 0, 0, &sig, &[], pass),
+        ),
+        (
+            "skewed in tolerance",
+            door_input(drv, 100, -20, 30, &sig, &[], pass),
+        ),
+    ] {
+        let d = fuzzing::door_decision_outcome(&input);
+        assert!(d.is_allow(), "{name}: {d:?}");
+    }
+    for (name, flag) in [
+        ("revoked", flags::REVOKE_PASS),
+        ("foreign challenge", flags::FOREIGN_CHALLENGE),
+        ("stale list", flags::STALE_REVOCATIONS),
+        ("carrier off", flags::CARRIER_OFF),
+    ] {
+        let d = fuzzing::door_decision_outcome(&door_input(drv | flag, 0, 0, 0, &sig, &[], pass));
+        assert!(!d.is_allow(), "{name}: {d:?}");
+    }
+}
