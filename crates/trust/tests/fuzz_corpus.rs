@@ -11,6 +11,7 @@
 )]
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,12 @@ fn corpus(target: &str) -> Vec<PathBuf> {
     files
 }
 
+/// Writes to stderr directly, past the test harness's capture, so the counts show in a plain
+/// `cargo test` run.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Runs `body` on every corpus file of `target`; fails naming every input that panicked.
 fn replay(target: &str, mut body: impl FnMut(&[u8])) -> usize {
     let files = corpus(target);
@@ -47,7 +54,7 @@ fn replay(target: &str, mut body: impl FnMut(&[u8])) -> usize {
             failed.push(path.display().to_string());
         }
     }
-    println!("{target}: replayed {} inputs", files.len());
+    report(&format!("{target}: replayed {} inputs", files.len()));
     assert!(
         failed.is_empty(),
         "{} of {} {target} inputs panicked:\n{}",
@@ -74,7 +81,9 @@ fn door_decision_corpus_replays_without_panics() {
         };
         *outcomes.entry(code).or_default() += 1;
     });
-    println!("door_decision outcomes over {n} inputs: {outcomes:?}");
+    report(&format!(
+        "door_decision outcomes over {n} inputs: {outcomes:?}"
+    ));
 }
 
 /// The harness is not vacuous: the fixture's own pass, presented as the target builds it,
