@@ -81,6 +81,31 @@ fn door_decision_full_pass(bencher: divan::Bencher) {
         });
 }
 
+/// The same decision on a device with nothing revoked and nothing used: isolates the cost of
+/// the 10,000-entry lookups (and of the cache misses a freshly cloned state brings).
+#[divan::bench(sample_count = 2000)]
+fn door_decision_empty_state(bencher: divan::Bencher) {
+    let s = setup();
+    let device = s.fixture.device();
+    let empty = s.fixture.state().unwrap();
+    bencher
+        .with_inputs(|| empty.clone())
+        .bench_local_refs(|state| {
+            let d = decide(
+                &device,
+                state,
+                &Presentation {
+                    pass: &s.fixture.pass,
+                    challenge: &s.challenge,
+                    proof: Some(&s.proof),
+                },
+                s.fixture.now,
+            );
+            assert!(d.is_allow());
+            d
+        });
+}
+
 /// The floor: one strict Ed25519 verification. A decision does four (authority block,
 /// carrier block, carrier's external signature, driver's proof of possession).
 #[divan::bench(sample_count = 2000)]

@@ -42,12 +42,47 @@ pub enum KeyError {
 pub struct BadSignature;
 
 /// An Ed25519 public key, written `ed25519/<hex>`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PublicKey(VerifyingKey);
+///
+/// It keeps the decompressed point in two forms: ed25519-dalek's, to verify signatures, and
+/// biscuit-auth's, to verify tokens. Decompressing a point costs about as much as a quarter of
+/// a signature verification, and the door decision's budget is counted in verifications, so a
+/// key pinned once (the property key) or taken from a parsed token (the carrier key) is never
+/// decompressed again.
+#[derive(Clone, Copy)]
+pub struct PublicKey {
+    vk: VerifyingKey,
+    biscuit: Option<biscuit_auth::PublicKey>,
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.vk == other.vk
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl std::hash::Hash for PublicKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.vk.as_bytes().hash(state);
+    }
+}
 
 impl PublicKey {
     /// From the 32 raw bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<PublicKey, KeyError> {
+        let mut key = PublicKey::verifying_only(bytes)?;
+        key.biscuit = biscuit_auth::PublicKey::from_bytes(
+            key.vk.as_bytes(),
+            biscuit_auth::Algorithm::Ed25519,
+        )
+        .ok();
+        Ok(key)
+    }
+
+    /// From the 32 raw bytes, for a key that only ever verifies plain signatures (the
+    /// driver's): skips the Biscuit form.
+    pub(crate) fn verifying_only(bytes: &[u8]) -> Result<PublicKey, KeyError> {
         let arr: [u8; 32] = bytes
             .try_into()
             .map_err(|_| KeyError::BadHex(format!("{} bytes", bytes.len())))?;
@@ -58,31 +93,33 @@ impl PublicKey {
         if vk.is_weak() {
             return Err(KeyError::InvalidPoint);
         }
-        Ok(PublicKey(vk))
+        Ok(PublicKey { vk, biscuit: None })
     }
 
     /// The 32 raw bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
+        self.vk.to_bytes()
     }
 
     /// Lower-case hex of the raw bytes.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0.as_bytes())
+        hex::encode(self.vk.as_bytes())
     }
 
     /// Verifies `sig` over `msg` with the strict rule (see the module docs).
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), BadSignature> {
         let sig = Signature::from_slice(sig).map_err(|_| BadSignature)?;
-        self.0.verify_strict(msg, &sig).map_err(|_| BadSignature)
+        self.vk.verify_strict(msg, &sig).map_err(|_| BadSignature)
     }
 
     /// The Biscuit form of this key.
     pub fn to_biscuit(&self) -> biscuit_auth::PublicKey {
-        // Infallible in practice: 32 bytes of a valid point; fall back to an error-free path by
-        // construction (the bytes came from a VerifyingKey).
+        if let Some(k) = self.biscuit {
+            return k;
+        }
+        // Infallible in practice: 32 bytes of a valid point (they came from a VerifyingKey).
         match biscuit_auth::PublicKey::from_bytes(
-            self.0.as_bytes(),
+            self.vk.as_bytes(),
             biscuit_auth::Algorithm::Ed25519,
         ) {
             Ok(k) => k,
@@ -95,7 +132,9 @@ impl PublicKey {
         if key.algorithm() != biscuit_auth::format::schema::public_key::Algorithm::Ed25519 {
             return Err(KeyError::MissingPrefix(key.to_string()));
         }
-        PublicKey::from_bytes(&key.to_bytes())
+        let mut ours = PublicKey::verifying_only(&key.to_bytes())?;
+        ours.biscuit = Some(*key);
+        Ok(ours)
     }
 
     /// The Biscuit `root_key_id` Doorman stamps on tokens signed by this key: the first four
@@ -105,7 +144,7 @@ impl PublicKey {
     pub fn root_key_id(&self) -> u32 {
         let mut h = Sha256::new();
         h.update(b"doorman root key id v1");
-        h.update(self.0.as_bytes());
+        h.update(self.vk.as_bytes());
         let d = h.finalize();
         let mut first = [0u8; 4];
         first.copy_from_slice(d.get(..4).unwrap_or(&[0; 4]));
@@ -147,6 +186,20 @@ impl FromStr for PublicKey {
     }
 }
 
+impl PublicKey {
+    fn from_signing(key: &SigningKey) -> PublicKey {
+        let vk = key.verifying_key();
+        PublicKey {
+            vk,
+            biscuit: biscuit_auth::PublicKey::from_bytes(
+                vk.as_bytes(),
+                biscuit_auth::Algorithm::Ed25519,
+            )
+            .ok(),
+        }
+    }
+}
+
 /// An Ed25519 private key. Its bytes are wiped on drop and never printed.
 #[derive(Clone)]
 pub struct SecretKey(SigningKey);
@@ -164,7 +217,7 @@ impl SecretKey {
 
     /// The public half.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key())
+        PublicKey::from_signing(&self.0)
     }
 
     /// Signs `msg` (Ed25519, deterministic).

@@ -15,8 +15,10 @@ use std::collections::HashMap;
 
 use biscuit_auth::AuthorizerBuilder;
 use biscuit_auth::builder::{BlockBuilder, Scope, Term, fact};
+use biscuit_auth::format::schema;
 use doorman_core::{CarrierId, DeliveryRef, DoorId, UnitId};
 use jiff::{SignedDuration, Timestamp};
+use prost::Message;
 
 use crate::authorization::{self, AuthorizationSpec};
 use crate::keys::{PublicKey, SecretKey};
@@ -218,7 +220,7 @@ pub(crate) fn verify_pass_at(
     property_key: &PublicKey,
     ambient: Option<Ambient<'_>>,
 ) -> Result<(VerifiedPass, Option<TokenChecks>), TokenError> {
-    let biscuit = token::parse(bytes, property_key)?;
+    let (biscuit, raw) = token::parse_raw(bytes, property_key)?;
     let mut builder = AuthorizerBuilder::new().set_limits(token::run_limits());
     if let Some(am) = ambient {
         builder = builder
@@ -238,26 +240,19 @@ pub(crate) fn verify_pass_at(
         .build(&biscuit)
         .map_err(|e| TokenError::Format(e.to_string()))?;
     let checks = ambient.map(|_| a.authorize());
-    let authorization =
-        authorization::authority_facts(&mut a, authorization::carrier_key_of(&biscuit)?)?;
-    let carrier_b = authorization.carrier_key.to_biscuit();
-    // Exactly one third-party block, and it is the carrier's.
+    // Exactly one third-party block, signed by the one carrier key the owner's block names.
+    // Keys are compared as bytes (no point decompression on the hot path).
     let external = biscuit.external_public_keys();
-    let third_party: Vec<usize> = external
+    let third_party: Vec<(usize, biscuit_auth::PublicKey)> = external
         .iter()
         .enumerate()
-        .filter_map(|(i, k)| k.as_ref().map(|_| i))
+        .filter_map(|(i, k)| k.map(|k| (i, k)))
         .collect();
-    let carrier_block = match third_party.as_slice() {
-        [i] if external.get(*i).and_then(Option::as_ref) == Some(&carrier_b) => *i,
+    let (carrier_block, carrier_b) = match third_party.as_slice() {
+        [one] => *one,
         [] => {
             return Err(wrong(
                 "it is an authorization without a carrier's pass block",
-            ));
-        }
-        [_] => {
-            return Err(wrong(
-                "its third-party block is not signed by the authorized carrier",
             ));
         }
         more => {
@@ -267,6 +262,25 @@ pub(crate) fn verify_pass_at(
             )));
         }
     };
+    let authority = schema::Block::decode(raw.authority.block.as_slice())
+        .map_err(|e| TokenError::Format(e.to_string()))?;
+    match authority.public_keys.as_slice() {
+        [k] if k.key == carrier_b.to_bytes() => {}
+        [_] => {
+            return Err(wrong(
+                "its third-party block is not signed by the authorized carrier",
+            ));
+        }
+        keys => {
+            return Err(wrong(format!(
+                "the owner's block must name exactly one carrier key, it names {}",
+                keys.len()
+            )));
+        }
+    }
+    let carrier_key =
+        PublicKey::from_biscuit(&carrier_b).map_err(|e| wrong(format!("bad carrier key: {e}")))?;
+    let authorization = authorization::authority_facts(&mut a, carrier_key)?;
     // Only facts from blocks signed by the carrier's key: never the holder's own blocks.
     let mut pass_rule =
         token::rule!("data($r, $u, $d, $k, $nb, $na) <- pass($r, $u, $d, $k, $nb, $na)");
@@ -285,7 +299,7 @@ pub(crate) fn verify_pass_at(
         door: DoorId::new(door).map_err(|e| bad("door", &e))?,
         unit: UnitId::new(unit).map_err(|e| bad("unit", &e))?,
         delivery: DeliveryRef::new(delivery).map_err(|e| bad("delivery", &e))?,
-        driver_key: PublicKey::from_bytes(&driver).map_err(|e| bad("driver key", &e))?,
+        driver_key: PublicKey::verifying_only(&driver).map_err(|e| bad("driver key", &e))?,
         not_before: at("not_before", nb)?,
         not_after: at("not_after", na)?,
     };

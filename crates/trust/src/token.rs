@@ -132,7 +132,7 @@ fn check_size(bytes: &[u8]) -> Result<(), TokenError> {
 
 /// Refuses any key that is not Ed25519 anywhere in the token: block next-keys and
 /// third-party signers. Biscuit also speaks secp256r1, but Doorman has one verification rule.
-fn check_algorithms(bytes: &[u8]) -> Result<(), TokenError> {
+fn check_algorithms(bytes: &[u8]) -> Result<schema::Biscuit, TokenError> {
     let raw = schema::Biscuit::decode(bytes).map_err(|e| TokenError::Format(e.to_string()))?;
     let ed25519 = schema::public_key::Algorithm::Ed25519 as i32;
     let blocks = std::iter::once(&raw.authority).chain(raw.blocks.iter());
@@ -152,7 +152,7 @@ fn check_algorithms(bytes: &[u8]) -> Result<(), TokenError> {
             }
         }
     }
-    Ok(())
+    Ok(raw)
 }
 
 fn map_format(e: Format, root: &PublicKey, found_id: Option<u32>) -> TokenError {
@@ -179,23 +179,28 @@ fn map_format(e: Format, root: &PublicKey, found_id: Option<u32>) -> TokenError 
 /// A token stamped with another root key id is refused as [`TokenError::WrongRoot`] before
 /// any signature work; a token without a root key id is checked against `root`.
 pub fn parse(bytes: &[u8], root: &PublicKey) -> Result<Biscuit, TokenError> {
+    parse_raw(bytes, root).map(|(biscuit, _)| biscuit)
+}
+
+/// [`parse`], also returning the token's protobuf container (already decoded for the
+/// algorithm check), from which raw key bytes can be read without decompressing points.
+pub(crate) fn parse_raw(
+    bytes: &[u8],
+    root: &PublicKey,
+) -> Result<(Biscuit, schema::Biscuit), TokenError> {
     check_size(bytes)?;
-    check_algorithms(bytes)?;
+    let raw = check_algorithms(bytes)?;
     let expected_id = root.root_key_id();
     let root_b = root.to_biscuit();
     let provider = move |kid: Option<u32>| match kid {
         Some(id) if id != expected_id => Err(Format::UnknownPublicKey),
         _ => Ok(root_b),
     };
-    Biscuit::from(bytes, provider).map_err(|e| {
-        let found = UnverifiedBiscuit::from(bytes)
-            .ok()
-            .and_then(|u| u.root_key_id());
-        match e {
-            BiscuitError::Format(f) => map_format(f, root, found),
-            other => TokenError::Format(other.to_string()),
-        }
-    })
+    let biscuit = Biscuit::from(bytes, provider).map_err(|e| match e {
+        BiscuitError::Format(f) => map_format(f, root, raw.root_key_id),
+        other => TokenError::Format(other.to_string()),
+    })?;
+    Ok((biscuit, raw))
 }
 
 /// Parses token bytes without verifying the root signature (for inspection and for a
