@@ -287,7 +287,8 @@ fn consent_sign(a: ConsentSign) -> Result<ExitCode> {
         not_before: a.not_before.unwrap_or_else(clock::now),
         not_after: a.not_after,
     };
-    let bytes = doorman_trust::sign_consent(&key, &spec).context("signing the consent")?;
+    let bytes = doorman_trust::sign_consent(&key, &spec, &mut rand::rngs::OsRng)
+        .context("signing the consent")?;
     write_output(a.out.as_deref(), &token::encode(&bytes))?;
     eprintln!(
         "consent: device {} at {}/{}, {} .. {}, {} bytes",
@@ -315,8 +316,8 @@ fn authorization_sign(a: AuthorizationSign) -> Result<ExitCode> {
         not_before: a.not_before.unwrap_or_else(clock::now),
         not_after: a.not_after,
     };
-    let bytes =
-        doorman_trust::sign_authorization(&key, &spec).context("signing the authorization")?;
+    let bytes = doorman_trust::sign_authorization(&key, &spec, &mut rand::rngs::OsRng)
+        .context("signing the authorization")?;
     write_output(a.out.as_deref(), &token::encode(&bytes))?;
     eprintln!(
         "authorization: carrier {} at {} for {} door(s), {} ({}), {} bytes",
@@ -344,8 +345,8 @@ fn pass_mint(a: PassMint) -> Result<ExitCode> {
         not_before: a.not_before,
         not_after: a.not_after,
     };
-    let bytes =
-        doorman_trust::mint_pass(&authorization, &key, &spec).context("minting the pass")?;
+    let bytes = doorman_trust::mint_pass(&authorization, &key, &spec, &mut rand::rngs::OsRng)
+        .context("minting the pass")?;
     let text = token::encode(&bytes);
     write_output(a.out.as_deref(), &text)?;
     eprintln!(

@@ -141,7 +141,13 @@ fn mint_pass(bencher: divan::Bencher) {
     let s = setup();
     let spec = s.fixture.pass_spec();
     bencher.bench(|| {
-        doorman_trust::mint_pass(&s.fixture.authorization, &s.fixture.carrier_key, &spec).unwrap()
+        doorman_trust::mint_pass(
+            &s.fixture.authorization,
+            &s.fixture.carrier_key,
+            &spec,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap()
     });
 }
 

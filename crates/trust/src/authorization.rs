@@ -24,10 +24,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::SystemTime;
 
 use biscuit_auth::builder::{BlockBuilder, Scope, Term, fact};
+use biscuit_auth::datalog::SymbolTable;
 use biscuit_auth::{Authorizer, AuthorizerBuilder, Biscuit};
 use doorman_core::{CarrierId, DoorId, PropertyId, WeeklySchedule};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
+use rand::{CryptoRng, RngCore};
 
 use crate::keys::{PublicKey, SecretKey};
 use crate::token::{self, TokenError, check_instant, date, query, query_one, rule};
@@ -102,10 +104,12 @@ fn validate(spec: &AuthorizationSpec) -> Result<(), TokenError> {
     Ok(())
 }
 
-/// Signs a carrier authorization with the property key. Returns the token bytes.
-pub fn sign_authorization(
+/// Signs a carrier authorization with the property key. Returns the token bytes. `rng` draws
+/// the token's next-block key.
+pub fn sign_authorization<R: RngCore + CryptoRng>(
     property_key: &SecretKey,
     spec: &AuthorizationSpec,
+    rng: &mut R,
 ) -> Result<Vec<u8>, TokenError> {
     validate(spec)?;
     let mut b = Biscuit::builder()
@@ -165,7 +169,7 @@ pub fn sign_authorization(
         .map_err(TokenError::build)?
         .root_key_id(property_key.public().root_key_id());
     let keypair = property_key.to_biscuit().map_err(TokenError::build)?;
-    b.build(&keypair)
+    b.build_with_rng(&keypair, SymbolTable::default(), rng)
         .and_then(|t| t.to_vec())
         .map_err(TokenError::build)
 }

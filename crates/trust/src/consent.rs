@@ -11,9 +11,11 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use biscuit_auth::builder::{Term, fact};
+use biscuit_auth::datalog::SymbolTable;
 use biscuit_auth::{AuthorizerBuilder, Biscuit};
 use doorman_core::{DoorId, InstallerId, PropertyId};
 use jiff::Timestamp;
+use rand::{CryptoRng, RngCore};
 
 use crate::keys::{PublicKey, SecretKey};
 use crate::token::{self, TokenError, check_instant, date, query_one, rule};
@@ -49,8 +51,13 @@ pub enum ConsentError {
     Revoked,
 }
 
-/// Signs a consent with the property key. Returns the token bytes.
-pub fn sign_consent(property_key: &SecretKey, spec: &ConsentSpec) -> Result<Vec<u8>, TokenError> {
+/// Signs a consent with the property key. Returns the token bytes. `rng` draws the token's
+/// next-block key (the only randomness in a token).
+pub fn sign_consent<R: RngCore + CryptoRng>(
+    property_key: &SecretKey,
+    spec: &ConsentSpec,
+    rng: &mut R,
+) -> Result<Vec<u8>, TokenError> {
     check_instant("not_before", spec.not_before)?;
     check_instant("not_after", spec.not_after)?;
     if spec.not_after <= spec.not_before {
@@ -85,7 +92,7 @@ pub fn sign_consent(property_key: &SecretKey, spec: &ConsentSpec) -> Result<Vec<
         .root_key_id(property_key.public().root_key_id());
     let keypair = property_key.to_biscuit().map_err(TokenError::build)?;
     builder
-        .build(&keypair)
+        .build_with_rng(&keypair, SymbolTable::default(), rng)
         .and_then(|t| t.to_vec())
         .map_err(TokenError::build)
 }

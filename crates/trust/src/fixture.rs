@@ -1,4 +1,4 @@
-//! A deterministic building for tests, benchmarks, fuzzing and demos: fixed keys, a consent,
+//! A deterministic building (same keys, same token bytes in every run) for tests, benchmarks, fuzzing and demos: fixed keys, a consent,
 //! a carrier authorization and a pass, at a fixed instant. Nothing here is used to decide a
 //! real door; it only builds inputs for [`crate::door::decide`].
 
@@ -8,6 +8,8 @@ use doorman_core::{
     CarrierId, DeliveryRef, DoorId, PropertyId, ServiceSwitch, UnitId, UsageLedger, UsageLimits,
 };
 use jiff::{SignedDuration, Timestamp};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use crate::authorization::{AuthorizationSpec, sign_authorization};
 use crate::consent::{ConsentSpec, read_consent, sign_consent};
@@ -46,6 +48,12 @@ where
     }
 }
 
+/// A seeded RNG: the fixture's tokens are the same bytes in every run (tests, fuzzing and
+/// benchmarks reproduce exactly).
+fn seeded(n: u64) -> StdRng {
+    StdRng::seed_from_u64(0x646f_6f72_6d61_6e00 + n)
+}
+
 #[cold]
 #[allow(clippy::panic)]
 fn unreachable_fixture() -> ! {
@@ -73,12 +81,14 @@ impl Fixture {
             authorization: Vec::new(),
             pass: String::new(),
         };
-        f.consent = sign_consent(&f.property_key, &f.consent_spec())?;
-        f.authorization = sign_authorization(&f.property_key, &f.authorization_spec())?;
+        f.consent = sign_consent(&f.property_key, &f.consent_spec(), &mut seeded(1))?;
+        f.authorization =
+            sign_authorization(&f.property_key, &f.authorization_spec(), &mut seeded(2))?;
         f.pass = token::encode(&mint_pass(
             &f.authorization,
             &f.carrier_key,
             &f.pass_spec(),
+            &mut seeded(3),
         )?);
         Ok(f)
     }
@@ -130,6 +140,7 @@ impl Fixture {
             &self.authorization,
             &self.carrier_key,
             spec,
+            &mut seeded(4),
         )?))
     }
 

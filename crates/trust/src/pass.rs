@@ -19,6 +19,7 @@ use biscuit_auth::format::schema;
 use doorman_core::{CarrierId, DeliveryRef, DoorId, UnitId};
 use jiff::{SignedDuration, Timestamp};
 use prost::Message;
+use rand::{CryptoRng, RngCore};
 
 use crate::authorization::{self, AuthorizationSpec};
 use crate::keys::{PublicKey, SecretKey};
@@ -38,11 +39,13 @@ pub struct PassSpec {
 
 /// Mints a pass on an authorization with the carrier's key. Refuses requests the device
 /// would refuse anyway (wrong carrier key, door not authorized, window too long or outside
-/// the authorization), saying what to fix. Returns the token bytes.
-pub fn mint_pass(
+/// the authorization), saying what to fix. Returns the token bytes. `rng` draws the pass's
+/// next-block key.
+pub fn mint_pass<R: RngCore + CryptoRng>(
     authorization: &[u8],
     carrier_key: &SecretKey,
     spec: &PassSpec,
+    rng: &mut R,
 ) -> Result<Vec<u8>, TokenError> {
     let auth = authorization::read_authorization_unverified(authorization)?;
     check_request(&auth, &carrier_key.public(), spec)?;
@@ -85,8 +88,9 @@ pub fn mint_pass(
         .create_block(&carrier.private(), block)
         .and_then(|b| b.serialize())
         .map_err(TokenError::build)?;
+    let next = biscuit_auth::KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
     unverified
-        .append_third_party(&signed)
+        .append_third_party_with_keypair(&signed, next)
         .and_then(|t| t.to_vec())
         .map_err(TokenError::build)
 }

@@ -9,6 +9,7 @@
     clippy::print_stdout
 )]
 
+use rand::rngs::OsRng;
 use std::collections::BTreeSet;
 
 use biscuit_auth::builder::BlockBuilder;
@@ -147,8 +148,9 @@ fn bad_signature_when_a_signature_is_altered() {
 fn wrong_root_for_a_pass_under_another_property_key() {
     let f = Fixture::new().unwrap();
     let other = SecretKey::from_seed(&[99; 32]);
-    let auth = sign_authorization(&other, &f.authorization_spec()).unwrap();
-    let pass = token::encode(&mint_pass(&auth, &f.carrier_key, &f.pass_spec()).unwrap());
+    let auth = sign_authorization(&other, &f.authorization_spec(), &mut OsRng).unwrap();
+    let pass =
+        token::encode(&mint_pass(&auth, &f.carrier_key, &f.pass_spec(), &mut OsRng).unwrap());
     let d = once(&f, &pass, f.now);
     assert_denied(&d, DenyReason::WrongRoot);
     let Decision::Deny(denial) = d else { panic!() };
@@ -173,7 +175,7 @@ fn not_consented_without_a_valid_consent() {
     // A consent for another device.
     let mut spec = f.consent_spec();
     spec.device = SecretKey::from_seed(&[42; 32]).public();
-    let other = sign_consent(&f.property_key, &spec).unwrap();
+    let other = sign_consent(&f.property_key, &spec, &mut OsRng).unwrap();
     let mut state = f.state().unwrap();
     state.consent = Some(doorman_trust::read_consent(&other, &f.property_key.public()).unwrap());
     assert_denied(
@@ -184,7 +186,7 @@ fn not_consented_without_a_valid_consent() {
     let mut spec = f.consent_spec();
     spec.not_after = f.now - mins(1);
     spec.not_before = f.now - hours(100);
-    let old = sign_consent(&f.property_key, &spec).unwrap();
+    let old = sign_consent(&f.property_key, &spec, &mut OsRng).unwrap();
     let mut state = f.state().unwrap();
     state.consent = Some(doorman_trust::read_consent(&old, &f.property_key.public()).unwrap());
     assert_denied(
@@ -206,8 +208,9 @@ fn wrong_property_for_an_authorization_naming_another_property() {
     let f = Fixture::new().unwrap();
     let mut spec = f.authorization_spec();
     spec.property = "prop-other".parse().unwrap();
-    let auth = sign_authorization(&f.property_key, &spec).unwrap();
-    let pass = token::encode(&mint_pass(&auth, &f.carrier_key, &f.pass_spec()).unwrap());
+    let auth = sign_authorization(&f.property_key, &spec, &mut OsRng).unwrap();
+    let pass =
+        token::encode(&mint_pass(&auth, &f.carrier_key, &f.pass_spec(), &mut OsRng).unwrap());
     assert_denied(&once(&f, &pass, f.now), DenyReason::WrongProperty);
 }
 
@@ -221,7 +224,7 @@ fn wrong_door_for_a_pass_to_another_door_or_an_unauthorized_door() {
     // An authorization for the garage only; the carrier's block names the street anyway.
     let mut a = f.authorization_spec();
     a.doors = BTreeSet::from([f.other_door.clone()]);
-    let auth = sign_authorization(&f.property_key, &a).unwrap();
+    let auth = sign_authorization(&f.property_key, &a, &mut OsRng).unwrap();
     let f2 = Fixture {
         authorization: auth,
         ..f.clone()
@@ -245,10 +248,10 @@ fn not_yet_valid_and_expired_windows() {
     // An expired authorization expires every pass on it.
     let mut a = f.authorization_spec();
     a.not_after = f.now + mins(30);
-    let auth = sign_authorization(&f.property_key, &a).unwrap();
+    let auth = sign_authorization(&f.property_key, &a, &mut OsRng).unwrap();
     let mut p = f.pass_spec();
     p.not_after = f.now + mins(30);
-    let pass = token::encode(&mint_pass(&auth, &f.carrier_key, &p).unwrap());
+    let pass = token::encode(&mint_pass(&auth, &f.carrier_key, &p, &mut OsRng).unwrap());
     let f2 = Fixture {
         authorization: auth,
         ..f.clone()
@@ -405,7 +408,7 @@ fn daily_cap_counts_per_local_day() {
     let f = Fixture::new().unwrap();
     let mut a = f.authorization_spec();
     a.daily_cap = Some(2);
-    let auth = sign_authorization(&f.property_key, &a).unwrap();
+    let auth = sign_authorization(&f.property_key, &a, &mut OsRng).unwrap();
     let f = Fixture {
         authorization: auth,
         ..f
@@ -597,7 +600,7 @@ fn attenuation_never_widens_doors_times_or_units() {
     c.door = f.other_door.clone();
     garage_state.consent = Some(
         doorman_trust::read_consent(
-            &sign_consent(&f.property_key, &c).unwrap(),
+            &sign_consent(&f.property_key, &c, &mut OsRng).unwrap(),
             &f.property_key.public(),
         )
         .unwrap(),
@@ -644,7 +647,7 @@ fn attenuation_never_widens_doors_times_or_units() {
     let mut st = f.state().unwrap();
     st.consent = Some(
         doorman_trust::read_consent(
-            &sign_consent(&f.property_key, &c).unwrap(),
+            &sign_consent(&f.property_key, &c, &mut OsRng).unwrap(),
             &f.property_key.public(),
         )
         .unwrap(),
@@ -689,7 +692,7 @@ fn schedules_follow_the_wall_clock_across_dst() {
     a.not_before = ts("2026-03-01T00:00:00Z");
     a.not_after = ts("2026-04-30T00:00:00Z");
     a.daily_cap = None;
-    let auth = sign_authorization(&f.property_key, &a).unwrap();
+    let auth = sign_authorization(&f.property_key, &a, &mut OsRng).unwrap();
     let f = Fixture {
         authorization: auth,
         ..f
@@ -711,6 +714,7 @@ fn schedules_follow_the_wall_clock_across_dst() {
                         not_before: ts("2026-01-01T00:00:00Z"),
                         ..f.consent_spec()
                     },
+                    &mut OsRng,
                 )
                 .unwrap(),
                 &f.property_key.public(),
@@ -737,11 +741,11 @@ fn leap_day_is_an_ordinary_tuesday() {
     a.not_before = ts("2028-02-01T00:00:00Z");
     a.not_after = ts("2028-03-31T00:00:00Z");
     a.daily_cap = Some(1);
-    let auth = sign_authorization(&f.property_key, &a).unwrap();
+    let auth = sign_authorization(&f.property_key, &a, &mut OsRng).unwrap();
     let mut c = f.consent_spec();
     c.not_before = ts("2028-01-01T00:00:00Z");
     c.not_after = ts("2029-01-01T00:00:00Z");
-    let consent = sign_consent(&f.property_key, &c).unwrap();
+    let consent = sign_consent(&f.property_key, &c, &mut OsRng).unwrap();
     let f = Fixture {
         authorization: auth,
         consent,
@@ -787,4 +791,13 @@ fn every_reason_code_has_a_scenario() {
             r.code()
         );
     }
+}
+
+#[test]
+fn the_fixture_is_byte_for_byte_reproducible() {
+    // Fuzz reproducers and benchmark inputs depend on it.
+    let (a, b) = (Fixture::new().unwrap(), Fixture::new().unwrap());
+    assert_eq!(a.pass, b.pass);
+    assert_eq!(a.consent, b.consent);
+    assert_eq!(a.authorization, b.authorization);
 }

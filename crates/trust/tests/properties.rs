@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+use rand::rngs::OsRng;
 use std::sync::OnceLock;
 
 use doorman_core::LocalSlot;
@@ -72,7 +73,7 @@ fn every_single_byte_change_to_an_authorization_is_denied() {
             panic!("an authorization altered at byte {i} still verifies");
         }
         // The carrier may still be able to extend it; the result must not open.
-        if let Ok(pass) = mint_pass(&m, &f.carrier_key, &f.pass_spec()) {
+        if let Ok(pass) = mint_pass(&m, &f.carrier_key, &f.pass_spec(), &mut OsRng) {
             assert!(
                 !allows(f, &device, &token::encode(&pass), f.now),
                 "a pass on an authorization altered at byte {i} opens the door"
