@@ -2,21 +2,29 @@
 //! Figures and how to read them: docs/benchmarks.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
 
 use doorman_trust::fixture::Fixture;
-use doorman_trust::{DoorState, PossessionProof, Presentation, Revocations, decide, token};
+use doorman_trust::{
+    Decision, DoorState, PossessionProof, Presentation, Revocations, decide, token,
+};
 use jiff::SignedDuration;
 
 fn main() {
     divan::main();
 }
 
+/// Passes minted for the decision benches: each sample presents a fresh one, so every sample
+/// is a full allow, on one long-lived device state (as on a real device).
+const PASSES: usize = 2_600;
+
 struct Setup {
     fixture: Fixture,
     state: DoorState,
     challenge: doorman_trust::Challenge,
-    proof: PossessionProof,
+    /// Distinct passes on the fixture's authorization, each with its driver's answer.
+    passes: Vec<(String, PossessionProof)>,
 }
 
 /// The fixture's device with 10,000 revoked ids and 10,000 used passes in its ledger.
@@ -43,67 +51,76 @@ fn setup() -> &'static Setup {
             state.usage.record(&next_id(), expires, &auth_id, day);
         }
         assert_eq!(state.usage.used_passes(), 10_000);
+        // The fixture's authorization caps a day at 50 entries; the benches need thousands.
+        let mut spec = f.authorization_spec();
+        spec.daily_cap = None;
+        let authorization =
+            doorman_trust::sign_authorization(&f.property_key, &spec, &mut rand::rngs::OsRng)
+                .unwrap();
+        let f = Fixture { authorization, ..f };
         let device = f.device();
         let challenge = device.challenge([5; 32], f.now);
-        let proof = challenge
-            .prove(&f.driver_key, &token::decode(&f.pass).unwrap(), f.now)
-            .unwrap();
+        let passes = (0..PASSES)
+            .map(|n| {
+                let mut p = f.pass_spec();
+                p.delivery = format!("BENCH-{n}").parse().unwrap();
+                let text = f.mint(&p).unwrap();
+                let proof = challenge
+                    .prove(&f.driver_key, &token::decode(&text).unwrap(), f.now)
+                    .unwrap();
+                (text, proof)
+            })
+            .collect();
         Setup {
             fixture: f,
             state,
             challenge,
-            proof,
+            passes,
         }
     })
 }
 
+/// Decides the next unused pass on `state`; every call must be an allow.
+fn decide_next(s: &Setup, state: &RefCell<DoorState>, next: &Cell<usize>) -> Decision {
+    let i = next.get();
+    next.set(i + 1);
+    let (pass, proof) = s.passes.get(i).expect("more samples than minted passes");
+    let d = decide(
+        &s.fixture.device(),
+        &mut state.borrow_mut(),
+        &Presentation {
+            pass,
+            challenge: &s.challenge,
+            proof: Some(proof),
+        },
+        s.fixture.now,
+    );
+    assert!(d.is_allow(), "{d:?}");
+    d
+}
+
 /// One full decision on a valid pass: decode, 3 Biscuit signatures, proof of possession,
 /// revocation and ledger lookups, every rule, the token's own Datalog checks, and recording.
-#[divan::bench(sample_count = 2000)]
+/// The device holds 10,000 revoked ids and 10,000 (growing to 12,500) used passes.
+#[divan::bench(sample_count = 2000, sample_size = 1)]
 fn door_decision_full_pass(bencher: divan::Bencher) {
     let s = setup();
-    let device = s.fixture.device();
-    bencher
-        .with_inputs(|| s.state.clone())
-        .bench_local_refs(|state| {
-            let d = decide(
-                &device,
-                state,
-                &Presentation {
-                    pass: &s.fixture.pass,
-                    challenge: &s.challenge,
-                    proof: Some(&s.proof),
-                },
-                s.fixture.now,
-            );
-            assert!(d.is_allow());
-            d
-        });
+    let state = RefCell::new(s.state.clone());
+    let next = Cell::new(0);
+    bencher.bench_local(|| decide_next(s, &state, &next));
 }
 
 /// The same decision on a device with nothing revoked and nothing used: isolates the cost of
-/// the 10,000-entry lookups (and of the cache misses a freshly cloned state brings).
-#[divan::bench(sample_count = 2000)]
+/// the 10,000-entry lookups.
+#[divan::bench(sample_count = 2000, sample_size = 1)]
 fn door_decision_empty_state(bencher: divan::Bencher) {
     let s = setup();
-    let device = s.fixture.device();
-    let empty = s.fixture.state().unwrap();
-    bencher
-        .with_inputs(|| empty.clone())
-        .bench_local_refs(|state| {
-            let d = decide(
-                &device,
-                state,
-                &Presentation {
-                    pass: &s.fixture.pass,
-                    challenge: &s.challenge,
-                    proof: Some(&s.proof),
-                },
-                s.fixture.now,
-            );
-            assert!(d.is_allow());
-            d
-        });
+    let mut empty = s.state.clone();
+    empty.revocations = Revocations::new([], s.fixture.now);
+    empty.usage = doorman_core::UsageLedger::new(doorman_core::UsageLimits::default());
+    let state = RefCell::new(empty);
+    let next = Cell::new(0);
+    bencher.bench_local(|| decide_next(s, &state, &next));
 }
 
 /// The floor: one strict Ed25519 verification. A decision does four (authority block,
@@ -139,7 +156,8 @@ fn ed25519_verify_strict_x4(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 1000)]
 fn mint_pass(bencher: divan::Bencher) {
     let s = setup();
-    let spec = s.fixture.pass_spec();
+    let mut spec = s.fixture.pass_spec();
+    spec.delivery = "BENCH-MINT".parse().unwrap();
     bencher.bench(|| {
         doorman_trust::mint_pass(
             &s.fixture.authorization,
