@@ -801,3 +801,22 @@ fn the_fixture_is_byte_for_byte_reproducible() {
     assert_eq!(a.consent, b.consent);
     assert_eq!(a.authorization, b.authorization);
 }
+
+#[test]
+fn unknown_and_foreign_algorithms_are_refused_by_name() {
+    use prost::Message;
+    let f = Fixture::new().unwrap();
+    let bytes = token::decode(&f.pass).unwrap();
+    for (alg, want) in [(1, "secp256r1"), (7, "unknown algorithm 7")] {
+        let mut raw = biscuit_auth::format::schema::Biscuit::decode(&bytes[..]).unwrap();
+        raw.authority.next_key.algorithm = alg;
+        let e =
+            doorman_trust::verify_pass(&raw.encode_to_vec(), &f.property_key.public()).unwrap_err();
+        assert!(
+            matches!(&e, doorman_trust::TokenError::UnsupportedAlgorithm(n) if n == want),
+            "{e:?}"
+        );
+        let d = once(&f, &token::encode(&raw.encode_to_vec()), f.now);
+        assert_denied(&d, DenyReason::Malformed);
+    }
+}
