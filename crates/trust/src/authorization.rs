@@ -32,7 +32,7 @@ use jiff::{SignedDuration, Timestamp};
 use rand::{CryptoRng, RngCore};
 
 use crate::keys::{PublicKey, SecretKey};
-use crate::token::{self, TokenError, check_instant, date, query, query_one, rule};
+use crate::token::{self, TokenError, check_window, date, query, query_one, rule};
 
 /// Default longest pass window.
 pub const DEFAULT_MAX_PASS_DURATION: SignedDuration = SignedDuration::from_hours(2);
@@ -76,14 +76,7 @@ pub fn time_zone(name: &str) -> Result<TimeZone, TokenError> {
 }
 
 fn validate(spec: &AuthorizationSpec) -> Result<(), TokenError> {
-    check_instant("not_before", spec.not_before)?;
-    check_instant("not_after", spec.not_after)?;
-    if spec.not_after <= spec.not_before {
-        return Err(TokenError::Build(format!(
-            "not_after ({}) must be after not_before ({})",
-            spec.not_after, spec.not_before
-        )));
-    }
+    check_window(spec.not_before, spec.not_after)?;
     if spec.doors.is_empty() {
         return Err(TokenError::Build("give at least one door".into()));
     }

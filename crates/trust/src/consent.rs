@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use rand::{CryptoRng, RngCore};
 
 use crate::keys::{PublicKey, SecretKey};
-use crate::token::{self, TokenError, check_instant, date, query_one, rule};
+use crate::token::{self, TokenError, check_window, date, query_one, rule};
 
 /// What a consent says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,14 +58,7 @@ pub fn sign_consent<R: RngCore + CryptoRng>(
     spec: &ConsentSpec,
     rng: &mut R,
 ) -> Result<Vec<u8>, TokenError> {
-    check_instant("not_before", spec.not_before)?;
-    check_instant("not_after", spec.not_after)?;
-    if spec.not_after <= spec.not_before {
-        return Err(TokenError::Build(format!(
-            "not_after ({}) must be after not_before ({})",
-            spec.not_after, spec.not_before
-        )));
-    }
+    check_window(spec.not_before, spec.not_after)?;
     let mut params = HashMap::new();
     params.insert("nb".to_owned(), date(spec.not_before));
     params.insert("na".to_owned(), date(spec.not_after));

@@ -295,6 +295,18 @@ pub(crate) fn check_instant(what: &str, t: Timestamp) -> Result<(), TokenError> 
     Ok(())
 }
 
+/// Refuses a validity window that is empty or outside what Biscuit dates can hold.
+pub(crate) fn check_window(not_before: Timestamp, not_after: Timestamp) -> Result<(), TokenError> {
+    check_instant("not_before", not_before)?;
+    check_instant("not_after", not_after)?;
+    if not_after <= not_before {
+        return Err(TokenError::Build(format!(
+            "not_after ({not_after}) must be after not_before ({not_before})"
+        )));
+    }
+    Ok(())
+}
+
 /// Hex of a revocation id, as revocation lists carry them.
 pub fn revocation_hex(id: &[u8]) -> String {
     hex::encode(id)
