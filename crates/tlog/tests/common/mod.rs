@@ -1,0 +1,23 @@
+//! Shared by the integration tests: where `../shared/testdata` is.
+
+use std::path::{Path, PathBuf};
+
+/// `../shared/testdata/<sub>` (relative to the project root), or `None` after a note when it is
+/// missing outside CI. With the environment variable CI set, a missing folder is a failure: the
+/// run must not silently shrink.
+pub fn testdata(sub: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata")
+        .join(sub);
+    if path.is_dir() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok() {
+        panic!(
+            "test data missing at {} (CI is set, so this is a failure)",
+            path.display()
+        );
+    }
+    println!("note: test data not found at {}; skipping", path.display());
+    None
+}
