@@ -44,6 +44,8 @@ mod note;
 mod proof;
 mod tile;
 
+pub mod fuzzing;
+
 pub use checkpoint::Checkpoint;
 pub use error::Error;
 pub use hash::Hash;
