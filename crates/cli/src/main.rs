@@ -457,6 +457,7 @@ fn door_check(a: DoorCheck) -> Result<ExitCode> {
             a.revocations_as_of.unwrap_or(a.at),
         ),
         usage: UsageLedger::new(UsageLimits::default()),
+        authorizations: doorman_trust::AuthorizationCache::default(),
     };
     let mut nonce = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);

@@ -35,7 +35,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::consent::VerifiedConsent;
 use crate::keys::PublicKey;
-use crate::pass::{Ambient, TokenChecks, VerifiedPass, verify_pass_at};
+use crate::pass::{Ambient, AuthorizationCache, TokenChecks, VerifiedPass, verify_pass_at};
 use crate::possession::{Challenge, PossessionProof};
 use crate::token;
 
@@ -129,6 +129,8 @@ pub struct DoorState {
     pub service: ServiceSwitch,
     pub revocations: Revocations,
     pub usage: UsageLedger,
+    /// Authorizations already read (a speed-up only; see [`AuthorizationCache`]).
+    pub authorizations: AuthorizationCache,
 }
 
 /// One presentation at the door.
@@ -267,8 +269,13 @@ fn decide_inner(
         door: &device.door,
         property: &device.property,
     };
-    let (pass, token_checks) = verify_pass_at(&bytes, &device.property_key, Some(ambient))
-        .map_err(|e| deny(e.reason(), e.to_string()))?;
+    let (pass, token_checks) = verify_pass_at(
+        &bytes,
+        &device.property_key,
+        Some(ambient),
+        Some(&mut state.authorizations),
+    )
+    .map_err(|e| deny(e.reason(), e.to_string()))?;
     let pass = &*out_pass.insert(pass);
 
     // 4. Revocation, and whether the list can be trusted to be current.

@@ -15,6 +15,7 @@ use crate::authorization::{AuthorizationSpec, sign_authorization};
 use crate::consent::{ConsentSpec, read_consent, sign_consent};
 use crate::door::{Decision, DoorDevice, DoorPolicy, DoorState, Presentation, Revocations, decide};
 use crate::keys::SecretKey;
+use crate::pass::AuthorizationCache;
 use crate::pass::{PassSpec, mint_pass};
 use crate::token::{self, TokenError};
 
@@ -162,6 +163,7 @@ impl Fixture {
             service: ServiceSwitch::all_on(),
             revocations: Revocations::new([], self.now - SignedDuration::from_hours(1)),
             usage: UsageLedger::new(UsageLimits::default()),
+            authorizations: AuthorizationCache::default(),
         })
     }
 

@@ -28,6 +28,6 @@ pub use door::{
     Decision, Denial, DoorDevice, DoorPolicy, DoorState, Entry, Presentation, Revocations, decide,
 };
 pub use keys::{BadSignature, KeyError, PublicKey, SecretKey};
-pub use pass::{PassSpec, VerifiedPass, mint_pass, verify_pass};
+pub use pass::{AuthorizationCache, PassSpec, VerifiedPass, mint_pass, verify_pass};
 pub use possession::{Challenge, PossessionProof};
 pub use token::TokenError;

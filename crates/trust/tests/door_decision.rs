@@ -820,3 +820,54 @@ fn unknown_and_foreign_algorithms_are_refused_by_name() {
         assert_denied(&d, DenyReason::Malformed);
     }
 }
+
+#[test]
+fn the_authorization_cache_never_changes_a_decision() {
+    let f = Fixture::new().unwrap();
+    let device = f.device();
+    let nb = f.now - mins(10);
+    let mut other_door = f.pass_spec();
+    other_door.door = f.other_door.clone();
+    let mut second = f.pass_spec();
+    second.delivery = "ACME-2".parse().unwrap();
+    let other_root = sign_authorization(
+        &SecretKey::from_seed(&[99; 32]),
+        &f.authorization_spec(),
+        &mut OsRng,
+    )
+    .unwrap();
+    let presentations = [
+        f.pass.clone(),
+        // The same owner's block with a third-party block signed by another key.
+        raw_pass(&f, [77; 32], &pass_fact(&f, "street", nb, nb + hours(1))),
+        f.mint(&other_door).unwrap(),
+        f.mint(&second).unwrap(),
+        token::encode(&mint_pass(&other_root, &f.carrier_key, &f.pass_spec(), &mut OsRng).unwrap()),
+        f.pass.clone(),
+    ];
+    let run = |capacity: usize| {
+        let mut state = f.state().unwrap();
+        state.authorizations = doorman_trust::AuthorizationCache::new(capacity);
+        state.revocations = Revocations::new([], f.now);
+        let decisions: Vec<Option<DenyReason>> = presentations
+            .iter()
+            .map(|p| f.present(&device, &mut state, p, f.now).reason())
+            .collect();
+        (decisions, state.authorizations.len())
+    };
+    let (cached, held) = run(16);
+    let (uncached, none) = run(0);
+    assert_eq!(cached, uncached);
+    assert_eq!((held, none), (1, 0));
+    assert_eq!(
+        cached,
+        vec![
+            None,
+            Some(DenyReason::Malformed),
+            Some(DenyReason::WrongDoor),
+            None,
+            Some(DenyReason::WrongRoot),
+            Some(DenyReason::Replayed)
+        ]
+    );
+}

@@ -1,0 +1,305 @@
+//! Append / integrate / read round trips; proofs from the store verify against its
+//! checkpoints; tiles and bundles equal what `doorman_tlog` computes in memory; the tlog-tiny
+//! log is written byte for byte.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use doorman_store::{
+    DB_FILE, Integrator, IntegratorConfig, LogStore, Sequencer, SequencerConfig, SqliteLogStore,
+    StoreError, StoredCheckpoint,
+};
+use doorman_tlog::{
+    Checkpoint, MemoryTree, NoteSigner, TileCoord, encode_entry_bundle, leaf_hash,
+    tiles_to_publish, verify_consistency, verify_inclusion,
+};
+
+const ORIGIN: &str = "example.com/doorman/test";
+
+fn signer() -> NoteSigner {
+    NoteSigner::from_seed(ORIGIN, &[42; 32]).unwrap()
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn entry(i: u64) -> Vec<u8> {
+    format!("entry {i} {}", "y".repeat(usize::try_from(i % 97).unwrap())).into_bytes()
+}
+
+fn open(dir: &Path) -> SqliteLogStore {
+    SqliteLogStore::open(dir).unwrap()
+}
+
+/// Appends `entries` in batches of the given sizes, integrating after each batch, and checks
+/// everything the store serves against a `MemoryTree` of the same entries.
+fn check_against_memory(store: &SqliteLogStore, batches: &[u64]) -> Vec<StoredCheckpoint> {
+    let verifier = signer().verifier();
+    let mut tree = MemoryTree::new();
+    let mut all = Vec::new();
+    let mut cps = Vec::new();
+    let mut next = 0u64;
+    for (round, &n) in batches.iter().enumerate() {
+        let batch: Vec<Vec<u8>> = (next..next + n).map(entry).collect();
+        let indices = store.append(&batch).unwrap();
+        assert_eq!(indices, (next..next + n).collect::<Vec<_>>());
+        for e in &batch {
+            tree.append(e).unwrap();
+        }
+        all.extend(batch);
+        next += n;
+        // Not yet integrated: not served.
+        assert!(matches!(
+            store.entries(next - 1, next),
+            Err(StoreError::NotCovered { .. })
+        ));
+        let cp = store
+            .integrate(&signer(), ORIGIN, at(1_000 + round as u64))
+            .unwrap()
+            .unwrap();
+        assert_eq!(cp.size, next);
+        assert_eq!(cp.root, tree.root().unwrap());
+        let opened = Checkpoint::open(&cp.note, ORIGIN, &verifier).unwrap();
+        assert_eq!((opened.size(), *opened.root()), (cp.size, cp.root));
+        assert_eq!(store.latest_checkpoint().unwrap().unwrap(), cp);
+        assert_eq!(cp.published_at, at(1_000 + round as u64));
+        // Nothing new: no checkpoint.
+        assert_eq!(store.integrate(&signer(), ORIGIN, at(5_000)).unwrap(), None);
+        cps.push(cp);
+    }
+    let size = next;
+    assert_eq!(store.entries(0, size).unwrap(), all);
+    assert_eq!(store.entries(3, 3).unwrap(), Vec::<Vec<u8>>::new());
+    // Inclusion proofs at every checkpoint size, for a spread of indices.
+    for cp in &cps {
+        for index in (0..cp.size).step_by(usize::try_from(cp.size / 17 + 1).unwrap()) {
+            let proof = store.inclusion_proof(index, cp.size).unwrap();
+            assert_eq!(proof, tree.inclusion_proof(index, cp.size).unwrap());
+            verify_inclusion(
+                index,
+                cp.size,
+                &leaf_hash(&all[index as usize]),
+                &proof,
+                &cp.root,
+            )
+            .unwrap();
+        }
+    }
+    // Consistency between every pair of checkpoints.
+    for old in &cps {
+        for new in cps.iter().filter(|c| c.size >= old.size) {
+            let proof = store.consistency_proof(old.size, new.size).unwrap();
+            assert_eq!(proof, tree.consistency_proof(old.size, new.size).unwrap());
+            verify_consistency(old.size, new.size, &proof, &old.root, &new.root).unwrap();
+        }
+    }
+    // Every tile and bundle published along the way, as of the final tree.
+    let mut old = 0;
+    for cp in &cps {
+        for tile in tiles_to_publish(old, cp.size).unwrap() {
+            if tile.kind() == doorman_tlog::TileKind::Entries {
+                let (start, end) = tile.entry_range();
+                let want = encode_entry_bundle(&all[start as usize..end as usize]).unwrap();
+                assert_eq!(store.entry_bundle(&tile).unwrap(), want, "{tile}");
+            } else {
+                assert_eq!(
+                    store.hash_tile(&tile).unwrap(),
+                    tree.hash_tile(&tile, size).unwrap(),
+                    "{tile}"
+                );
+            }
+        }
+        old = cp.size;
+    }
+    assert_eq!(store.checkpoints(0, usize::MAX).unwrap(), cps);
+    assert_eq!(
+        store.checkpoints(cps[1].size, 1).unwrap(),
+        vec![cps[1].clone()]
+    );
+    cps
+}
+
+#[test]
+fn append_integrate_read_and_prove() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.latest_checkpoint().unwrap(), None);
+    assert_eq!(store.integrate(&signer(), ORIGIN, at(1)).unwrap(), None);
+    assert!(dir.path().join(DB_FILE).is_file());
+    // Batches crossing tile boundaries at level 0 and level 1 (65,536 entries is level 2).
+    check_against_memory(&store, &[1, 2, 5, 248, 1, 255, 256, 300, 1, 3000]);
+}
+
+#[test]
+fn reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let cps = {
+        let store = open(dir.path());
+        check_against_memory(&store, &[7, 300])
+    };
+    let store = open(dir.path());
+    assert_eq!(store.latest_checkpoint().unwrap().as_ref(), cps.last());
+    assert_eq!(store.sequenced_size().unwrap(), 307);
+    // Appended but not integrated before a restart: integrated after it, extending the tree.
+    store.append(&[entry(307), entry(308)]).unwrap();
+    drop(store);
+    let store = open(dir.path());
+    let cp = store.integrate(&signer(), ORIGIN, at(9)).unwrap().unwrap();
+    assert_eq!(cp.size, 309);
+    let old = cps.last().unwrap();
+    let proof = store.consistency_proof(old.size, cp.size).unwrap();
+    verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).unwrap();
+}
+
+#[test]
+fn sequencer_and_integrator_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn LogStore> = Arc::new(open(dir.path()));
+    let sequencer =
+        Arc::new(Sequencer::new(Arc::clone(&store), SequencerConfig::default()).unwrap());
+    let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&published);
+    let integrator = Integrator::spawn(
+        Arc::clone(&store),
+        signer(),
+        ORIGIN.to_string(),
+        IntegratorConfig {
+            interval: Duration::from_millis(20),
+        },
+        Arc::new(|| at(77)),
+        Some(Box::new(move |cp: &StoredCheckpoint| {
+            seen.lock().unwrap().push(cp.size)
+        })),
+    )
+    .unwrap();
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let sequencer = Arc::clone(&sequencer);
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                for n in 0..200u64 {
+                    let e = format!("t{t} n{n}").into_bytes();
+                    if n % 10 == 0 {
+                        let two = sequencer.append_all(vec![e.clone(), e.clone()]).unwrap();
+                        assert_eq!(two[1], two[0] + 1, "a multi-entry append is contiguous");
+                        mine.push((two[0], e.clone()));
+                        mine.push((two[1], e));
+                    } else {
+                        mine.push((sequencer.append(e.clone()).unwrap(), e));
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut acked: Vec<(u64, Vec<u8>)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    acked.sort();
+    let total = acked.len() as u64;
+    assert_eq!(total, 8 * 220);
+    assert_eq!(
+        acked.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        (0..total).collect::<Vec<_>>(),
+        "indices are unique and contiguous"
+    );
+    // Wait for the integrator to cover everything.
+    for _ in 0..500 {
+        if store.checkpoint_size().unwrap() == total {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    integrator.stop();
+    assert_eq!(store.checkpoint_size().unwrap(), total);
+    let entries = store.entries(0, total).unwrap();
+    for (i, e) in &acked {
+        assert_eq!(&entries[*i as usize], e);
+    }
+    let sizes = published.lock().unwrap().clone();
+    assert!(!sizes.is_empty());
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]));
+    let stored: Vec<u64> = store
+        .checkpoints(0, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|c| c.size)
+        .collect();
+    assert_eq!(stored, sizes);
+}
+
+fn tlog_tiny() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/tlog-tiny");
+    if path.is_dir() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "test data missing at {} (CI is set, so this is a failure)",
+        path.display()
+    );
+    println!("note: test data not found at {}; skipping", path.display());
+    None
+}
+
+/// The 15 entries of tlog-tiny, appended one at a time and integrated after each, give the
+/// same 15 checkpoints, tiles and bundles byte for byte.
+#[test]
+fn tlog_tiny_byte_identical() {
+    let Some(tiny) = tlog_tiny() else { return };
+    const TINY_ORIGIN: &str = "example.com/log/testdata";
+    const ENTRIES: [&str; 15] = [
+        "one", "two", "three", "four", "five", "six", "seven", "eit", "nain", "ten", "ileven",
+        "twelf", "threeten", "fourten", "fivten",
+    ];
+    let keys = std::fs::read_to_string(tiny.join("KEYS")).unwrap();
+    let private = keys
+        .lines()
+        .find_map(|l| l.strip_prefix("private:"))
+        .unwrap()
+        .trim();
+    let signer = NoteSigner::parse(private).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut old = 0;
+    for (i, e) in ENTRIES.iter().enumerate() {
+        store.append(&[e.as_bytes().to_vec()]).unwrap();
+        let cp = store
+            .integrate(&signer, TINY_ORIGIN, at(1))
+            .unwrap()
+            .unwrap();
+        let want = std::fs::read(tiny.join(format!("checkpoint.{}", i + 1))).unwrap();
+        assert_eq!(cp.note, want, "checkpoint.{}", i + 1);
+        for tile in tiles_to_publish(old, cp.size).unwrap() {
+            let want = std::fs::read(tiny.join(tile.path())).unwrap();
+            let got = if tile.kind() == doorman_tlog::TileKind::Entries {
+                store.entry_bundle(&tile).unwrap()
+            } else {
+                store.hash_tile(&tile).unwrap()
+            };
+            assert_eq!(got, want, "{tile}");
+        }
+        old = cp.size;
+    }
+    assert_eq!(
+        store.latest_checkpoint().unwrap().unwrap().note,
+        std::fs::read(tiny.join("checkpoint")).unwrap()
+    );
+    // A partial tile of an earlier, smaller tree is still served (from the same hashes).
+    let tile = TileCoord::parse("tile/0/000.p/3").unwrap();
+    assert_eq!(
+        store.hash_tile(&tile).unwrap(),
+        std::fs::read(tiny.join(tile.path())).unwrap()
+    );
+}
