@@ -7,3 +7,9 @@ use jiff::Timestamp;
 pub fn now() -> Timestamp {
     Timestamp::now()
 }
+
+/// The current time as a `SystemTime` (the log's integrator stamps checkpoints with it).
+#[allow(clippy::disallowed_methods)]
+pub fn system_now() -> std::time::SystemTime {
+    std::time::SystemTime::now()
+}

@@ -1,7 +1,8 @@
 //! `doorman`: the offline tools for owners, carriers' engineers and auditors.
 //!
-//! Exit codes: 0 success (and "allow" for `door check`), 1 "deny" from `door check`,
-//! 2 any error in what was asked (bad flag, unreadable file, invalid key or token to sign).
+//! Exit codes: 0 success (and "allow" for `door check`), 1 "deny" from `door check` and a
+//! log that fails `log verify`, 2 any error in what was asked (bad flag, unreadable file,
+//! invalid key or token to sign, a log that cannot be reached).
 
 // Printing is this binary's job.
 #![allow(clippy::print_stdout)]
@@ -24,6 +25,8 @@ use jiff::{SignedDuration, Timestamp};
 
 mod clock;
 mod files;
+mod serve;
+mod verify;
 
 use files::{read_secret_key, read_token, write_new_private_file, write_output};
 
@@ -60,6 +63,54 @@ enum Command {
     /// Play the door device: decide a pass offline.
     #[command(subcommand)]
     Door(DoorCmd),
+    /// Serve the public log over HTTP (C2SP tlog-tiles, proofs) from a data dir.
+    Serve(ServeArgs),
+    /// Check a public log from the outside.
+    #[command(subcommand)]
+    Log(LogCmd),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Holds log.sqlite and the log's private key log.key (both created on first start).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Where to listen (plain HTTP; put a TLS proxy in front).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8470")]
+    listen: String,
+    /// The log's origin (checkpoint origin line and key name), fixed at first start when
+    /// log.key is created; default "<listen address>/log". Later starts read it from log.key.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+    /// How often to integrate new entries and sign a checkpoint.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    checkpoint_interval: std::time::Duration,
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCmd {
+    /// Verify a tlog-tiles log: the checkpoint's signature, every tile and entry bundle
+    /// against its root, and consistency with the checkpoint remembered in --state (fork or
+    /// rollback). Exit 0 verified, 1 the log is wrong, 2 the check could not run.
+    Verify(LogVerify),
+}
+
+#[derive(Debug, Args)]
+struct LogVerify {
+    /// The log's URL prefix, e.g. http://127.0.0.1:8470/log (URL/checkpoint, URL/tile/...).
+    /// Only http:// is supported for now.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// The log's signed-note verifier key, <name>+<key id>+<base64> (`doorman serve` prints it).
+    #[arg(long, value_name = "KEY")]
+    key: doorman_tlog::NoteVerifier,
+    /// The checkpoint's origin; defaults to the key's name.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+    /// The last verified checkpoint: read (the log must be consistent with it), then replaced
+    /// with the new one.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +292,14 @@ fn parse_duration(s: &str) -> Result<SignedDuration, String> {
         .map_err(|e| format!("{e}; write durations like 2h, 90m or 1h30m"))
 }
 
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    std::time::Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s}: the interval must be positive, e.g. 1s or 500ms"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -274,6 +333,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             property_pub,
         }) => token_inspect(&token, json, property_pub),
         Command::Door(DoorCmd::Check(a)) => door_check(a),
+        Command::Serve(a) => serve::run(serve::ServeOptions {
+            data_dir: a.data_dir,
+            listen: a.listen,
+            origin: a.origin,
+            checkpoint_interval: a.checkpoint_interval,
+        }),
+        Command::Log(LogCmd::Verify(a)) => verify::run(verify::VerifyOptions {
+            url: a.url,
+            key: a.key,
+            origin: a.origin,
+            state: a.state,
+        }),
     }
 }
 

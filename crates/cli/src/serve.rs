@@ -1,0 +1,203 @@
+//! `doorman serve`: the public log over HTTP (doorman_server's router) on the SQLite store
+//! under the data dir, with the integrator signing checkpoints.
+//!
+//! The data dir holds `log.sqlite` (doorman_store) and `log.key`, the log's signed-note
+//! private key (`PRIVATE+KEY+<origin>+<key id>+<base64>` and a newline, mode 0600). The key is
+//! generated on first start and never overwritten; its name is the log's origin, so the origin
+//! is fixed at first start: `--origin`, or `<listen address>/log` by default.
+
+use std::io::Read as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use doorman_store::{Integrator, IntegratorConfig, LogStore, SqliteLogStore, StoredCheckpoint};
+use doorman_tlog::NoteSigner;
+use zeroize::Zeroizing;
+
+use crate::clock;
+use crate::files::write_new_private_file;
+
+/// The log's private key file in the data dir.
+pub const KEY_FILE: &str = "log.key";
+
+/// What `doorman serve` was asked.
+#[derive(Debug)]
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub origin: Option<String>,
+    pub checkpoint_interval: Duration,
+}
+
+/// Reads `DIR/log.key`, or creates it for `origin` if there is none. Returns the signer and
+/// whether it was created now.
+pub fn load_or_create_key(
+    data_dir: &Path,
+    origin: &str,
+    explicit: bool,
+) -> Result<(NoteSigner, bool)> {
+    let path = data_dir.join(KEY_FILE);
+    match std::fs::metadata(&path) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                bail!(
+                    "the log key {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+            let mut text = Zeroizing::new(String::new());
+            std::fs::File::open(&path)
+                .and_then(|f| f.take(4096).read_to_string(&mut text))
+                .with_context(|| format!("reading the log key {}", path.display()))?;
+            let signer = NoteSigner::parse(text.trim_end())
+                .with_context(|| format!("in {}", path.display()))?;
+            if explicit && signer.name() != origin {
+                bail!(
+                    "--origin is {origin:?} but the log in {} has origin {:?} (the name of its key \
+                     {}); a log's origin never changes: drop --origin or use another --data-dir",
+                    data_dir.display(),
+                    signer.name(),
+                    path.display()
+                );
+            }
+            Ok((signer, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, seed.as_mut_slice());
+            let signer = NoteSigner::from_seed(origin, &seed).with_context(|| {
+                format!("{origin:?} cannot be a log origin (no spaces, '+' or control characters)")
+            })?;
+            let mut text = Zeroizing::new(signer.private_key_string().to_string());
+            text.push('\n');
+            write_new_private_file(&path, text.as_bytes())?;
+            Ok((signer, true))
+        }
+        Err(e) => Err(anyhow!("reading the log key {}: {e}", path.display())),
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(opts: ServeOptions) -> Result<ExitCode> {
+    let explicit = opts.origin.is_some();
+    let origin = opts
+        .origin
+        .clone()
+        .unwrap_or_else(|| format!("{}/log", opts.listen));
+    let store = Arc::new(
+        SqliteLogStore::open(&opts.data_dir)
+            .with_context(|| format!("opening the log store in {}", opts.data_dir.display()))?,
+    );
+    let (signer, created) = load_or_create_key(&opts.data_dir, &origin, explicit)?;
+    let origin = signer.name().to_string();
+    let verifier = signer.verifier().to_string();
+    if let Some(cp) = store
+        .latest_checkpoint()
+        .context("reading the latest checkpoint")?
+        && cp.origin != origin
+    {
+        bail!(
+            "the store in {} holds checkpoints of origin {:?}, but {KEY_FILE} is for {origin:?}",
+            opts.data_dir.display(),
+            cp.origin
+        );
+    }
+    if created {
+        eprintln!(
+            "doorman serve: created the log key {} for origin {origin}",
+            opts.data_dir.join(KEY_FILE).display()
+        );
+        eprintln!("doorman serve: the log's verifier key (give it to verifiers): {verifier}");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&opts.listen))
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    let local = listener
+        .local_addr()
+        .with_context(|| format!("listening on {}", opts.listen))?;
+
+    let on_checkpoint: doorman_store::OnCheckpoint = Box::new(|cp: &StoredCheckpoint| {
+        eprintln!(
+            "doorman serve: checkpoint size {} root {}",
+            cp.size, cp.root
+        );
+    });
+    let store_dyn: Arc<dyn LogStore> = store;
+    let integrator = Arc::new(
+        Integrator::spawn(
+            Arc::clone(&store_dyn),
+            signer,
+            origin.clone(),
+            IntegratorConfig {
+                interval: opts.checkpoint_interval,
+            },
+            Arc::new(clock::system_now),
+            Some(on_checkpoint),
+        )
+        .context("starting the integrator")?,
+    );
+    eprintln!("doorman serve: log {origin}, key {verifier}");
+    eprintln!("doorman serve: listening on http://{local}/log");
+
+    let watched = Arc::clone(&integrator);
+    let interval = opts.checkpoint_interval;
+    let result = runtime.block_on(async move {
+        // The integrator keeps its last error; report it (it retries every interval).
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval.max(Duration::from_millis(100)));
+            loop {
+                tick.tick().await;
+                if let Some(e) = watched.last_error() {
+                    eprintln!("doorman serve: integration failed (retrying): {e}");
+                }
+            }
+        });
+        let app = doorman_server::log_router(store_dyn, verifier);
+        doorman_server::serve(listener, app, shutdown_signal()).await
+    });
+    // Stop the error watcher, then the integrator (an integration under way finishes first).
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match Arc::try_unwrap(integrator) {
+        Ok(integrator) => integrator.stop(),
+        Err(shared) => drop(shared),
+    }
+    result.context("serving HTTP")?;
+    eprintln!("doorman serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                () = ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            eprintln!("doorman serve: cannot watch SIGTERM ({e}); stop with Ctrl-C");
+            ctrl_c().await;
+        }
+    }
+    eprintln!("doorman serve: shutting down");
+}
+
+/// Completes on SIGINT; never if SIGINT cannot be watched.
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
