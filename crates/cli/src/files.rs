@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use doorman_trust::{SecretKey, token};
+use zeroize::Zeroizing;
 
 /// Creates `path` with mode 0600 and writes `data`; refuses if it exists.
 pub fn write_new_private_file(path: &Path, data: &[u8]) -> Result<()> {
@@ -31,20 +32,29 @@ pub fn write_new_private_file(path: &Path, data: &[u8]) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Reads a private key file, refusing one that others can read (like ssh does).
-pub fn read_secret_key(path: &Path) -> Result<SecretKey> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("reading the key file {}", path.display()))?;
+/// Reads a private file (at most 4 KiB: key files are small), refusing one that others can
+/// read, like ssh does. `what` names it in errors ("the key file", "the log key").
+pub fn read_private_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("reading {what} {}", path.display()))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         bail!(
-            "the key file {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
+            "{what} {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
             path.display(),
             path.display()
         );
     }
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the key file {}", path.display()))?;
+    let mut text = Zeroizing::new(String::new());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_string(&mut text))
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    Ok(text)
+}
+
+/// Reads a private key file (PKCS#8 PEM).
+pub fn read_secret_key(path: &Path) -> Result<SecretKey> {
+    let pem = read_private_file(path, "the key file")?;
     SecretKey::from_pem(&pem).with_context(|| format!("in {}", path.display()))
 }
 

@@ -6,8 +6,6 @@
 //! generated on first start and never overwritten; its name is the log's origin, so the origin
 //! is fixed at first start: `--origin`, or `<listen address>/log` by default.
 
-use std::io::Read as _;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,7 +17,7 @@ use doorman_tlog::NoteSigner;
 use zeroize::Zeroizing;
 
 use crate::clock;
-use crate::files::write_new_private_file;
+use crate::files::{read_private_file, write_new_private_file};
 
 /// The log's private key file in the data dir.
 pub const KEY_FILE: &str = "log.key";
@@ -42,19 +40,8 @@ pub fn load_or_create_key(
 ) -> Result<(NoteSigner, bool)> {
     let path = data_dir.join(KEY_FILE);
     match std::fs::metadata(&path) {
-        Ok(meta) => {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                bail!(
-                    "the log key {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
-                    path.display(),
-                    path.display()
-                );
-            }
-            let mut text = Zeroizing::new(String::new());
-            std::fs::File::open(&path)
-                .and_then(|f| f.take(4096).read_to_string(&mut text))
-                .with_context(|| format!("reading the log key {}", path.display()))?;
+        Ok(_) => {
+            let text = read_private_file(&path, "the log key")?;
             let signer = NoteSigner::parse(text.trim_end())
                 .with_context(|| format!("in {}", path.display()))?;
             if explicit && signer.name() != origin {

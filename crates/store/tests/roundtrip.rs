@@ -240,17 +240,7 @@ fn sequencer_and_integrator_under_concurrency() {
 }
 
 fn tlog_tiny() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/tlog-tiny");
-    if path.is_dir() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "test data missing at {} (CI is set, so this is a failure)",
-        path.display()
-    );
-    println!("note: test data not found at {}; skipping", path.display());
-    None
+    doorman_testkit::testdata("tlog-tiny")
 }
 
 /// The 15 entries of tlog-tiny, appended one at a time and integrated after each, give the

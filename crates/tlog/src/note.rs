@@ -40,6 +40,49 @@ fn valid_name(name: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == '+')
 }
 
+/// Splits `<name>+<key id>+<base64 of 0x01 and 32 bytes>` (the shape of signed-note verifier
+/// keys and, after `PRIVATE+KEY+`, of private keys): checks the name, the id's form, the base64
+/// and the Ed25519 algorithm byte, and returns the name, the id and the decoded key (algorithm
+/// byte first). Splits on the first two `+` only: standard base64 may contain `+`.
+/// `shape` is the message for a string without three parts (`{:?}` is the input).
+fn split_key_string<'a>(
+    text: &'a str,
+    shape: &str,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<(&'a str, u32, Zeroizing<Vec<u8>>), Error> {
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(id), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad(shape.replace("{:?}", &format!("{:?}", snippet(text)))));
+    };
+    if !valid_name(name) {
+        return Err(bad(format!(
+            "name {:?} must be non-empty, without spaces, '+' or control characters",
+            snippet(name)
+        )));
+    }
+    let id = parse_key_id(id).ok_or_else(|| {
+        bad(format!(
+            "key id {:?} is not 8 lower-case hex digits",
+            snippet(id)
+        ))
+    })?;
+    let key = Zeroizing::new(
+        STANDARD
+            .decode(key64)
+            .map_err(|e| bad(format!("the key is not standard padded base64 ({e})")))?,
+    );
+    match key.first() {
+        None => return Err(bad("the key is empty".to_string())),
+        Some(&alg) if alg != ALG_ED25519 => {
+            return Err(bad(format!(
+                "algorithm byte 0x{alg:02x} is not Ed25519 (0x01), the only one supported"
+            )));
+        }
+        Some(_) => {}
+    }
+    Ok((name, id, key))
+}
+
 /// The key id of 8 lower-case hex digits.
 fn parse_key_id(id: &str) -> Option<u32> {
     if id.len() != 8
@@ -98,36 +141,14 @@ impl NoteVerifier {
         if text.len() > MAX_KEY_STRING {
             return Err(bad(format!("longer than {MAX_KEY_STRING} bytes")));
         }
-        let mut parts = text.splitn(3, '+');
-        let (Some(name), Some(id), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad(format!(
-                "{:?} does not have three parts separated by '+'",
-                snippet(text)
-            )));
-        };
-        if !valid_name(name) {
-            return Err(bad(format!(
-                "name {:?} must be non-empty, without spaces, '+' or control characters",
-                snippet(name)
-            )));
-        }
-        let id = parse_key_id(id).ok_or_else(|| {
-            bad(format!(
-                "key id {:?} is not 8 lower-case hex digits",
-                snippet(id)
-            ))
-        })?;
-        let key = STANDARD
-            .decode(key64)
-            .map_err(|e| bad(format!("the key is not standard padded base64 ({e})")))?;
-        let Some((&alg, raw)) = key.split_first() else {
+        let (name, id, key) = split_key_string(
+            text,
+            "{:?} does not have three parts separated by '+'",
+            &bad,
+        )?;
+        let Some((_, raw)) = key.split_first() else {
             return Err(bad("the key is empty".to_string()));
         };
-        if alg != ALG_ED25519 {
-            return Err(bad(format!(
-                "algorithm byte 0x{alg:02x} is not Ed25519 (0x01), the only one supported"
-            )));
-        }
         let raw: &[u8; 32] = raw.try_into().map_err(|_| {
             bad(format!(
                 "an Ed25519 key is 0x01 and 32 bytes; got {} bytes",
@@ -236,37 +257,14 @@ impl NoteSigner {
         let rest = text
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("does not start with PRIVATE+KEY+".to_string()))?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad(
-                "does not have a name, a key id and a key separated by '+'".to_string(),
-            ));
-        };
-        if !valid_name(name) {
-            return Err(bad(format!(
-                "name {:?} must be non-empty, without spaces, '+' or control characters",
-                snippet(name)
-            )));
-        }
-        let id = parse_key_id(id).ok_or_else(|| {
-            bad(format!(
-                "key id {:?} is not 8 lower-case hex digits",
-                snippet(id)
-            ))
-        })?;
-        let key = Zeroizing::new(
-            STANDARD
-                .decode(key64)
-                .map_err(|e| bad(format!("the key is not standard padded base64 ({e})")))?,
-        );
-        let Some((&alg, seed)) = key.split_first() else {
+        let (name, id, key) = split_key_string(
+            rest,
+            "does not have a name, a key id and a key separated by '+'",
+            &bad,
+        )?;
+        let Some((_, seed)) = key.split_first() else {
             return Err(bad("the key is empty".to_string()));
         };
-        if alg != ALG_ED25519 {
-            return Err(bad(format!(
-                "algorithm byte 0x{alg:02x} is not Ed25519 (0x01), the only one supported"
-            )));
-        }
         let seed: Zeroizing<[u8; 32]> = Zeroizing::new(seed.try_into().map_err(|_| {
             bad(format!(
                 "an Ed25519 private key is 0x01 and a 32-byte seed; got {} bytes",

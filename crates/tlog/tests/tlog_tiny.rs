@@ -11,8 +11,6 @@
     clippy::print_stdout
 )]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use doorman_tlog::{
@@ -34,7 +32,7 @@ struct Tiny {
 }
 
 fn tiny() -> Option<Tiny> {
-    let dir = common::testdata("tlog-tiny")?;
+    let dir = doorman_testkit::testdata("tlog-tiny")?;
     let keys = std::fs::read_to_string(dir.join("KEYS")).unwrap();
     let field = |prefix: &str| {
         keys.lines()

@@ -204,7 +204,7 @@ pub(crate) fn authority_facts(
     if max_pass <= 0 {
         return Err(bad("max pass seconds", &max_pass));
     }
-    time_zone_named(&time_zone).map_err(|e| bad("timezone", &e))?;
+    self::time_zone(&time_zone).map_err(|e| bad("timezone", &e))?;
     let intervals = schedule
         .into_iter()
         .flat_map(|(days, s, e)| days.into_iter().map(move |d| (d, s, e)));
@@ -220,10 +220,6 @@ pub(crate) fn authority_facts(
         not_before: token::from_system_time(nb)?,
         not_after: token::from_system_time(na)?,
     })
-}
-
-fn time_zone_named(name: &str) -> Result<TimeZone, TokenError> {
-    time_zone(name)
 }
 
 fn one_carrier_key(

@@ -311,26 +311,7 @@ pub(crate) fn verify_pass_at(
     let checks = ambient.map(|_| a.authorize());
     // Exactly one third-party block, signed by the one carrier key the owner's block names.
     // Keys are compared as bytes (no point decompression on the hot path).
-    let external = biscuit.external_public_keys();
-    let third_party: Vec<(usize, biscuit_auth::PublicKey)> = external
-        .iter()
-        .enumerate()
-        .filter_map(|(i, k)| k.map(|k| (i, k)))
-        .collect();
-    let (carrier_block, carrier_b) = match third_party.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(wrong(
-                "it is an authorization without a carrier's pass block",
-            ));
-        }
-        more => {
-            return Err(wrong(format!(
-                "it has {} third-party blocks; a pass has one",
-                more.len()
-            )));
-        }
-    };
+    let (carrier_block, carrier_b) = carrier_block(&biscuit.external_public_keys())?;
     let mut cache_key = property_key.to_bytes().to_vec();
     cache_key.extend_from_slice(&raw.authority.signature);
     let cached = cache.as_ref().and_then(|c| c.get(&cache_key));
@@ -426,18 +407,30 @@ fn read_owner_block(
 /// third-party block.
 pub fn pass_id_unverified(bytes: &[u8]) -> Result<Vec<u8>, TokenError> {
     let u = token::parse_unverified(bytes)?;
-    let external = u.external_public_keys();
-    let ids = u.revocation_identifiers();
+    let (i, _) = carrier_block(&u.external_public_keys())?;
+    u.revocation_identifiers()
+        .get(i)
+        .cloned()
+        .ok_or_else(|| wrong("missing revocation id"))
+}
+
+/// The one third-party block of a pass (the carrier's): its index and signer. Both the device
+/// and the driver's handset find the pass id here, so they always agree on it.
+fn carrier_block(
+    external: &[Option<biscuit_auth::PublicKey>],
+) -> Result<(usize, biscuit_auth::PublicKey), TokenError> {
     let mut third = external
         .iter()
         .enumerate()
-        .filter(|(_, k)| k.is_some())
-        .map(|(i, _)| i);
+        .filter_map(|(i, k)| k.map(|k| (i, k)));
     match (third.next(), third.next()) {
-        (Some(i), None) => ids
-            .get(i)
-            .cloned()
-            .ok_or_else(|| wrong("missing revocation id")),
-        _ => Err(wrong("a pass has exactly one carrier block")),
+        (Some(one), None) => Ok(one),
+        (None, _) => Err(wrong(
+            "it is an authorization without a carrier's pass block",
+        )),
+        (Some(_), Some(_)) => Err(wrong(format!(
+            "it has {} third-party blocks; a pass has one",
+            external.iter().flatten().count()
+        ))),
     }
 }

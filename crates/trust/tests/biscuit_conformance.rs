@@ -56,26 +56,9 @@ struct Validation {
     revocation_ids: Vec<String>,
 }
 
-/// The sample folder, or `None` (after a note) when it is missing outside CI. On CI a
-/// missing folder is a failure: the conformance run must not silently vanish.
+/// The sample folder, or `None` (after a note) when it is missing outside CI; a failure on CI.
 fn samples_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata")
-        .join("biscuit-samples");
-    if dir.join("samples.json").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok() {
-        panic!(
-            "Biscuit conformance samples missing at {} (CI is set, so this is a failure)",
-            dir.display()
-        );
-    }
-    println!(
-        "note: Biscuit conformance samples not found at {}; skipping",
-        dir.display()
-    );
-    None
+    doorman_testkit::testdata("biscuit-samples")
 }
 
 fn load_samples(dir: &Path) -> Samples {

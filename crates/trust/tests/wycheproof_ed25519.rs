@@ -12,7 +12,7 @@
 )]
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use doorman_trust::{KeyError, PublicKey};
 use serde::Deserialize;
@@ -72,26 +72,9 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The vector file, or `None` (after a note) when it is missing outside CI. On CI a missing
-/// file is a failure: the run must not silently vanish.
+/// The vector file, or `None` (after a note) when it is missing outside CI; a failure on CI.
 fn vector_file() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata")
-        .join("ed25519/wycheproof_ed25519_test.json");
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok() {
-        panic!(
-            "Wycheproof Ed25519 vectors missing at {} (CI is set, so this is a failure)",
-            path.display()
-        );
-    }
-    println!(
-        "note: Wycheproof Ed25519 vectors not found at {}; skipping",
-        path.display()
-    );
-    None
+    doorman_testkit::testdata("ed25519").map(|d| d.join("wycheproof_ed25519_test.json"))
 }
 
 fn judge(pk: &[u8], msg: &[u8], sig: &[u8]) -> Verdict {

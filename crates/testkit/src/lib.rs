@@ -1,10 +1,13 @@
-//! Shared by the integration tests: where `../shared/testdata` is.
+//! Test support shared by every crate's tests. Later issues grow it into the in-process
+//! system (server on port 0, embedded broker, fake clock, fake relay) STYLE.md describes.
 
 use std::path::{Path, PathBuf};
 
 /// `../shared/testdata/<sub>` (relative to the project root), or `None` after a note when it is
 /// missing outside CI. With the environment variable CI set, a missing folder is a failure: the
 /// run must not silently shrink.
+// Failing loudly is the point: a test that needs the data must not pass without it on CI.
+#[allow(clippy::panic, clippy::print_stdout)]
 pub fn testdata(sub: &str) -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/testdata")
