@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet -p doorman-cli
-doorman="$PWD/target/debug/doorman"
+doorman="${CARGO_TARGET_DIR:-$PWD/target}/debug/doorman"
 dir="${DEMO_DIR:-$PWD/demo-out}"
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
 
