@@ -134,6 +134,12 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
         )
         .context("starting the integrator")?,
     );
+    // Watch the signals before saying we are up: a SIGTERM sent right after "listening" must
+    // stop the server cleanly, not kill it with the default action.
+    let shutdown = {
+        let _in_runtime = runtime.enter();
+        shutdown_signal()?
+    };
     eprintln!("doorman serve: log {origin}, key {verifier}");
     eprintln!("doorman serve: listening on http://{local}/log");
 
@@ -151,7 +157,7 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
             }
         });
         let app = doorman_server::log_router(store_dyn, verifier);
-        doorman_server::serve(listener, app, shutdown_signal()).await
+        doorman_server::serve(listener, app, shutdown).await
     });
     // Stop the error watcher, then the integrator (an integration under way finishes first).
     runtime.shutdown_timeout(Duration::from_secs(5));
@@ -164,27 +170,17 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+/// Installs the SIGINT (Ctrl-C) and SIGTERM handlers now and returns a future that completes
+/// on either. Must run inside the runtime.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                () = ctrl_c() => {}
-                _ = term.recv() => {}
-            }
+    let mut term = signal(SignalKind::terminate()).context("watching SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("watching SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-        Err(e) => {
-            eprintln!("doorman serve: cannot watch SIGTERM ({e}); stop with Ctrl-C");
-            ctrl_c().await;
-        }
-    }
-    eprintln!("doorman serve: shutting down");
-}
-
-/// Completes on SIGINT; never if SIGINT cannot be watched.
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
+        eprintln!("doorman serve: shutting down");
+    })
 }
