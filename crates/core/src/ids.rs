@@ -116,6 +116,21 @@ id_type!(
     DeliveryRef,
     "delivery reference"
 );
+id_type!(
+    /// A door device (the agent's id, printed at its first start).
+    DeviceId,
+    "device id"
+);
+id_type!(
+    /// An installation request filed by an installer.
+    RequestId,
+    "request id"
+);
+id_type!(
+    /// An organisation: the operator, a property organisation, an installer or a carrier.
+    OrgId,
+    "organisation id"
+);
 
 #[cfg(test)]
 mod tests {

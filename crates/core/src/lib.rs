@@ -10,7 +10,10 @@ pub mod schedule;
 pub mod service;
 pub mod usage;
 
-pub use ids::{CarrierId, DeliveryRef, DoorId, IdError, InstallerId, PropertyId, UnitId};
+pub use ids::{
+    CarrierId, DeliveryRef, DeviceId, DoorId, IdError, InstallerId, OrgId, PropertyId, RequestId,
+    UnitId,
+};
 pub use reason::DenyReason;
 pub use schedule::{LocalSlot, ScheduleError, WeeklySchedule};
 pub use service::ServiceSwitch;
