@@ -1,8 +1,17 @@
-//! `doorman`: the offline tools for owners, carriers' engineers and auditors.
+//! `doorman`: the offline tools for owners, carriers' engineers and auditors, the public log's
+//! server and the tools that check it from outside.
+//!
+//! - `key`, `consent`, `authorization`, `pass`, `token`, `door`: the trust chain, offline.
+//! - `serve` (`serve.rs`): the public log over HTTP from a data dir.
+//! - `log append` (`append.rs`): the operator's way to put public entries into that log,
+//!   until the control plane (issue 4) appends them from its API.
+//! - `log verify` (`verify.rs`): check a C2SP tlog-tiles log, incrementally from a state file.
+//! - `monitor` (`monitor.rs`): follow the log and report the entries about a building.
 //!
 //! Exit codes: 0 success (and "allow" for `door check`), 1 "deny" from `door check` and a
 //! log that fails `log verify`, 2 any error in what was asked (bad flag, unreadable file,
-//! invalid key or token to sign, a log that cannot be reached).
+//! invalid key, token or log entry, a log that cannot be reached). `monitor` has its own: 0
+//! verified, 1 a pass could not complete, 2 a usage error, 3 ALERT (the log misbehaves).
 
 // Printing is this binary's job.
 #![allow(clippy::print_stdout)]
@@ -16,6 +25,9 @@ use doorman_core::{
     CarrierId, DeliveryRef, DoorId, InstallerId, PropertyId, ServiceSwitch, UnitId, UsageLedger,
     UsageLimits, WeeklySchedule,
 };
+use doorman_entries::{
+    Custody, PublicEntry, carrier_authorized_entry, consent_granted_entry, normalize_address,
+};
 use doorman_trust::authorization::DEFAULT_MAX_PASS_DURATION;
 use doorman_trust::{
     AuthorizationSpec, ConsentSpec, Decision, DoorDevice, DoorPolicy, DoorState, PassSpec,
@@ -23,8 +35,10 @@ use doorman_trust::{
 };
 use jiff::{SignedDuration, Timestamp};
 
+mod append;
 mod clock;
 mod files;
+mod monitor;
 mod serve;
 mod verify;
 
@@ -65,9 +79,53 @@ enum Command {
     Door(DoorCmd),
     /// Serve the public log over HTTP (C2SP tlog-tiles, proofs) from a data dir.
     Serve(ServeArgs),
-    /// Check a public log from the outside.
+    /// Check a public log from the outside, or append to one's own.
     #[command(subcommand)]
     Log(LogCmd),
+    /// Follow a public log and report every new entry about a watched building.
+    ///
+    /// Each pass verifies the log like `log verify` (signature, consistency with the
+    /// remembered checkpoint, the new tiles and bundles), reads the new entries and reports
+    /// those whose property's normalised address is a watched one: one line each (index, time,
+    /// type, property, doors/devices/carriers, address; warnings indented below), or with
+    /// --json one JSON object per line: {"index":..,"entry":{..},"address":..,"warnings":[..]}.
+    /// Entries that do not parse are warned about on stderr and skipped.
+    ///
+    /// Exit codes: 0 verified (after --once); 1 a pass could not complete (network, HTTP,
+    /// state not writable; with --once); 2 a usage error (bad flag, key or address, a state
+    /// dir of another log); 3 ALERT, printed loudly on stderr: the log misbehaves (fork or
+    /// split view, rollback, bad signature, tiles or entries that contradict the signed
+    /// checkpoint). Following, network errors are retried at the next poll.
+    Monitor(MonitorArgs),
+}
+
+#[derive(Debug, Args)]
+struct MonitorArgs {
+    /// The log's URL prefix, e.g. http://127.0.0.1:8470/log. Only http:// for now.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// The log's signed-note verifier key, <name>+<key id>+<base64>.
+    #[arg(long, value_name = "KEY")]
+    key: doorman_tlog::NoteVerifier,
+    /// The checkpoint's origin; defaults to the key's name.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+    /// A building's address, in any spelling (it is normalised); repeat for several.
+    #[arg(long = "watch", value_name = "ADDRESS", required = true)]
+    watch: Vec<String>,
+    /// Where to keep the verified checkpoint and what was learnt (DIR/monitor.json), so a
+    /// restart reports only newer entries. Without it, every run starts from entry 0.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// One pass, then exit.
+    #[arg(long)]
+    once: bool,
+    /// JSON Lines output.
+    #[arg(long)]
+    json: bool,
+    /// Time between polls of the checkpoint: seconds, or a duration like 500ms or 5m.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_poll_interval)]
+    interval: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -85,14 +143,115 @@ struct ServeArgs {
     /// How often to integrate new entries and sign a checkpoint.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
     checkpoint_interval: std::time::Duration,
+    /// How often every property's access log is checkpointed and anchored in the public log.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_interval)]
+    anchor_interval: std::time::Duration,
+    /// How long access-event payloads are kept before they are redacted (kept forever if
+    /// absent), e.g. 2160h for 90 days.
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    access_retention: Option<std::time::Duration>,
 }
 
+// Parsed once per process, like `Command`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum LogCmd {
     /// Verify a tlog-tiles log: the checkpoint's signature, every tile and entry bundle
     /// against its root, and consistency with the checkpoint remembered in --state (fork or
-    /// rollback). Exit 0 verified, 1 the log is wrong, 2 the check could not run.
+    /// rollback). With a state file, only what is new since is fetched (the entries and the
+    /// tiles they change, plus a few tiles to rebuild the remembered tree's edge).
+    /// Exit 0 verified, 1 the log is wrong, 2 the check could not run.
     Verify(LogVerify),
+    /// Append public entries (JSON Lines: one entry per line, any JSON spelling) to the log in
+    /// a data dir, beside a running `doorman serve`, which publishes them at its next
+    /// checkpoint.
+    ///
+    /// The operator's tool until the control plane (issue 4) appends from its API. Every line
+    /// is validated and written canonically; consent and authorization tokens are checked
+    /// against the property's registered key (in the input or in the log). All or nothing:
+    /// if any line is refused, nothing is appended and each refused line is listed with its
+    /// stable code. Prints the assigned indexes, one per line. Exit 0 appended, 2 nothing
+    /// appended.
+    Append(LogAppend),
+    /// Print one public entry (canonical JSON, one line) for `log append`, with the members a
+    /// person should not type by hand: the address key, token contents, revocation ids.
+    #[command(subcommand)]
+    Entry(EntryCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum EntryCmd {
+    /// `property_registered`: the operator verified the claimant of a property.
+    Property(EntryProperty),
+    /// `consent_granted`, from a signed consent token.
+    Consent(EntryConsent),
+    /// `carrier_authorized`, from a signed authorization token.
+    Authorization(EntryAuthorization),
+}
+
+#[derive(Debug, Args)]
+struct EntryProperty {
+    #[arg(long, value_name = "ID")]
+    property: PropertyId,
+    /// The building's address as registered (normalised into address_key).
+    #[arg(long, value_name = "TEXT")]
+    address: String,
+    /// IANA time zone, e.g. Europe/Paris.
+    #[arg(long, value_name = "ZONE")]
+    tz: String,
+    #[arg(long, value_name = "PUB")]
+    property_pub: PublicKey,
+    /// `self` if only the owner holds the private key, `custodial` if the server does.
+    #[arg(long, value_name = "MODE", default_value = "self", value_parser = ["self", "custodial"])]
+    custody: String,
+    /// The operator organisation that verified the claim.
+    #[arg(long, value_name = "ORG")]
+    verified_by: String,
+    /// RFC 3339, whole seconds; defaults to now.
+    #[arg(long, value_name = "T")]
+    at: Option<Timestamp>,
+}
+
+#[derive(Debug, Args)]
+struct EntryConsent {
+    /// The consent token: a file, or - for stdin.
+    #[arg(value_name = "TOKEN")]
+    consent: String,
+    /// The property key it must verify under.
+    #[arg(long, value_name = "PUB")]
+    property_pub: PublicKey,
+    /// The installation request it answers.
+    #[arg(long, value_name = "ID")]
+    request: String,
+    /// The device's id (its key is in the token).
+    #[arg(long, value_name = "ID")]
+    device: String,
+    /// RFC 3339, whole seconds; defaults to now.
+    #[arg(long, value_name = "T")]
+    at: Option<Timestamp>,
+}
+
+#[derive(Debug, Args)]
+struct EntryAuthorization {
+    /// The authorization token: a file, or - for stdin.
+    #[arg(value_name = "TOKEN")]
+    authorization: String,
+    /// The property key it must verify under.
+    #[arg(long, value_name = "PUB")]
+    property_pub: PublicKey,
+    /// RFC 3339, whole seconds; defaults to now.
+    #[arg(long, value_name = "T")]
+    at: Option<Timestamp>,
+}
+
+#[derive(Debug, Args)]
+struct LogAppend {
+    /// The data dir of `doorman serve` (it holds log.sqlite).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The entries, JSON Lines; stdin if absent or -.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -108,9 +267,13 @@ struct LogVerify {
     #[arg(long, value_name = "NAME")]
     origin: Option<String>,
     /// The last verified checkpoint: read (the log must be consistent with it), then replaced
-    /// with the new one.
+    /// with the new one. The file holds exactly the signed checkpoint note as served by
+    /// URL/checkpoint; a missing file is created.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Fetch and check every tile and bundle, even when --state allows an incremental check.
+    #[arg(long)]
+    full: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +463,15 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{s}: the interval must be positive, e.g. 1s or 500ms"))
 }
 
+/// `--interval`: whole seconds (`30`), or a duration (`500ms`, `5m`).
+fn parse_poll_interval(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err(format!("{s}: the interval must be positive")),
+        Ok(secs) => Ok(std::time::Duration::from_secs(secs)),
+        Err(_) => parse_interval(s),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -338,14 +510,71 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen: a.listen,
             origin: a.origin,
             checkpoint_interval: a.checkpoint_interval,
+            anchor_interval: a.anchor_interval,
+            access_retention: a.access_retention,
         }),
         Command::Log(LogCmd::Verify(a)) => verify::run(verify::VerifyOptions {
             url: a.url,
             key: a.key,
             origin: a.origin,
             state: a.state,
+            full: a.full,
+        }),
+        Command::Log(LogCmd::Append(a)) => append::run(append::AppendOptions {
+            data_dir: a.data_dir,
+            input: a.file,
+        }),
+        Command::Log(LogCmd::Entry(cmd)) => log_entry(cmd),
+        Command::Monitor(a) => monitor::run(monitor::MonitorOptions {
+            url: a.url,
+            key: a.key,
+            origin: a.origin,
+            watch: a.watch,
+            state: a.state,
+            once: a.once,
+            json: a.json,
+            interval: a.interval,
         }),
     }
+}
+
+fn log_entry(cmd: EntryCmd) -> Result<ExitCode> {
+    // Whole seconds: the log's time members have no fraction.
+    let at = |at: Option<Timestamp>| -> Result<Timestamp> {
+        let t = at.unwrap_or_else(clock::now);
+        Timestamp::from_second(t.as_second()).map_err(|e| anyhow!("bad time: {e}"))
+    };
+    let entry = match cmd {
+        EntryCmd::Property(a) => PublicEntry::PropertyRegistered {
+            at: at(a.at)?.to_string(),
+            property: a.property.to_string(),
+            address_key: normalize_address(&a.address).map_err(|e| anyhow!(e))?,
+            address: a.address,
+            time_zone: a.tz,
+            property_key: a.property_pub.to_string(),
+            custody: if a.custody == "custodial" {
+                Custody::Custodial
+            } else {
+                Custody::SelfCustody
+            },
+            verified_by: a.verified_by,
+        },
+        EntryCmd::Consent(a) => consent_granted_entry(
+            at(a.at)?,
+            &a.request,
+            &a.device,
+            &read_token(&a.consent)?,
+            &a.property_pub,
+        )
+        .map_err(|e| anyhow!(e))?,
+        EntryCmd::Authorization(a) => {
+            carrier_authorized_entry(at(a.at)?, &read_token(&a.authorization)?, &a.property_pub)
+                .map_err(|e| anyhow!(e))?
+        }
+    };
+    let bytes = entry.to_bytes().map_err(|e| anyhow!(e))?;
+    println!("{}", String::from_utf8_lossy(&bytes));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn consent_sign(a: ConsentSign) -> Result<ExitCode> {

@@ -1,7 +1,9 @@
-//! `doorman serve`: the public log over HTTP (doorman_server's router) on the SQLite store
-//! under the data dir, with the integrator signing checkpoints.
+//! `doorman serve`: the public log over HTTP (doorman_server's routers: the tlog-tiles log and
+//! the public address lookup) on the SQLite store under the data dir, with the integrator
+//! signing checkpoints.
 //!
-//! The data dir holds `log.sqlite` (doorman_store) and `log.key`, the log's signed-note
+//! The data dir holds `log.sqlite` (doorman_store), `public-index.sqlite` (the address index,
+//! derived from the log: delete it to rebuild) and `log.key`, the log's signed-note
 //! private key (`PRIVATE+KEY+<origin>+<key id>+<base64>` and a newline, mode 0600). The key is
 //! generated on first start and never overwritten; its name is the log's origin, so the origin
 //! is fixed at first start: `--origin`, or `<listen address>/log` by default.
@@ -12,7 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use doorman_store::{Integrator, IntegratorConfig, LogStore, SqliteLogStore, StoredCheckpoint};
+use doorman_store::{
+    AccessKey, AccessLogs, Integrator, IntegratorConfig, LogStore, PublicIndex, SqliteLogStore,
+    StoreError, StoredCheckpoint,
+};
 use doorman_tlog::NoteSigner;
 use zeroize::Zeroizing;
 
@@ -29,6 +34,10 @@ pub struct ServeOptions {
     pub listen: String,
     pub origin: Option<String>,
     pub checkpoint_interval: Duration,
+    /// How often every property's access log is checkpointed and anchored in the public log.
+    pub anchor_interval: Duration,
+    /// How long access-event payloads are kept before redaction (`None`: forever).
+    pub access_retention: Option<Duration>,
 }
 
 /// Reads `DIR/log.key`, or creates it for `origin` if there is none. Returns the signer and
@@ -81,6 +90,10 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
         SqliteLogStore::open(&opts.data_dir)
             .with_context(|| format!("opening the log store in {}", opts.data_dir.display()))?,
     );
+    let index =
+        Arc::new(PublicIndex::open(&opts.data_dir).with_context(|| {
+            format!("opening the address index in {}", opts.data_dir.display())
+        })?);
     let (signer, created) = load_or_create_key(&opts.data_dir, &origin, explicit)?;
     let origin = signer.name().to_string();
     let verifier = signer.verifier().to_string();
@@ -95,6 +108,21 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
             cp.origin
         );
     }
+    let (access_key, access_key_created) =
+        AccessKey::load_or_create(&opts.data_dir, &origin, &mut rand::rngs::OsRng)
+            .context("loading the access-log key")?;
+    if access_key_created {
+        eprintln!(
+            "doorman serve: created the access-log key {} (back it up with {KEY_FILE})",
+            opts.data_dir
+                .join(doorman_store::ACCESS_DIR)
+                .join(doorman_store::ACCESS_KEY_FILE)
+                .display()
+        );
+    }
+    let access = Arc::new(
+        AccessLogs::open(&opts.data_dir, &origin, access_key).context("opening the access logs")?,
+    );
     if created {
         eprintln!(
             "doorman serve: created the log key {} for origin {origin}",
@@ -143,6 +171,12 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
     eprintln!("doorman serve: log {origin}, key {verifier}");
     eprintln!("doorman serve: listening on http://{local}/log");
 
+    let keeper = AccessKeeper::spawn(
+        Arc::clone(&access),
+        Arc::clone(&store_dyn),
+        opts.anchor_interval,
+        opts.access_retention,
+    )?;
     let watched = Arc::clone(&integrator);
     let interval = opts.checkpoint_interval;
     let result = runtime.block_on(async move {
@@ -156,11 +190,29 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
                 }
             }
         });
-        let app = doorman_server::log_router(store_dyn, verifier);
+        // Bring the address index up to date in the background (a large log takes a while;
+        // a lookup meanwhile catches up itself).
+        let (index_store, index_for_start) = (Arc::clone(&store_dyn), Arc::clone(&index));
+        tokio::task::spawn_blocking(move || {
+            match index_for_start.catch_up(index_store.as_ref()) {
+                Ok(unparsed) => {
+                    if let Some(first) = unparsed.first {
+                        eprintln!(
+                            "doorman serve: {} log entries are not valid public entries (the first: {first})",
+                            unparsed.count
+                        );
+                    }
+                }
+                Err(e) => eprintln!("doorman serve: the address index could not catch up: {e}"),
+            }
+        });
+        let app = doorman_server::log_router(Arc::clone(&store_dyn), verifier)
+            .merge(doorman_server::public_router(store_dyn, index));
         doorman_server::serve(listener, app, shutdown).await
     });
     // Stop the error watcher, then the integrator (an integration under way finishes first).
     runtime.shutdown_timeout(Duration::from_secs(5));
+    keeper.stop();
     match Arc::try_unwrap(integrator) {
         Ok(integrator) => integrator.stop(),
         Err(shared) => drop(shared),
@@ -183,4 +235,80 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
         }
         eprintln!("doorman serve: shutting down");
     })
+}
+
+/// The thread that, every anchor interval, checkpoints every property's access log, anchors
+/// each one that grew in the public log (`access_log_anchored`, appended durably to the public
+/// store; the integrator publishes it with the next checkpoint), and redacts access-event
+/// payloads older than the retention period.
+struct AccessKeeper {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl AccessKeeper {
+    fn spawn(
+        access: Arc<AccessLogs>,
+        public: Arc<dyn LogStore>,
+        interval: Duration,
+        retention: Option<Duration>,
+    ) -> Result<AccessKeeper> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("doorman-access".to_string())
+            .spawn(move || {
+                loop {
+                    access_round(&access, public.as_ref(), retention);
+                    match stopped.recv_timeout(interval) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            })
+            .context("starting the access-log thread")?;
+        Ok(AccessKeeper { stop, thread })
+    }
+
+    /// Stops after the round under way.
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+fn access_round(access: &AccessLogs, public: &dyn LogStore, retention: Option<Duration>) {
+    let now = clock::system_now();
+    let report = access.anchor_all(now, |bytes| {
+        public
+            .append(&[bytes.to_vec()])?
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("an append returned no index".to_string()))
+    });
+    for anchored in &report.anchored {
+        if let doorman_entries::PublicEntry::AccessLogAnchored { property, size, .. } =
+            &anchored.entry
+        {
+            eprintln!(
+                "doorman serve: anchored the access log of {property} at size {size} (public entry {})",
+                anchored.public_index
+            );
+        }
+    }
+    for (property, e) in &report.failed {
+        let which = property.as_ref().map_or_else(
+            || "the access logs".to_string(),
+            |p| format!("the access log of {p}"),
+        );
+        eprintln!("doorman serve: anchoring {which} failed (retrying next round): {e}");
+    }
+    if let Some(retention) = retention
+        && let Some(older_than) = now.checked_sub(retention)
+    {
+        match access.redact_all(older_than, now) {
+            Ok(0) => {}
+            Ok(n) => eprintln!("doorman serve: redacted {n} access events past their retention"),
+            Err(e) => eprintln!("doorman serve: redaction failed (retrying next round): {e}"),
+        }
+    }
 }

@@ -1,15 +1,18 @@
 //! `doorman serve` and `doorman log verify` end to end: a data dir pre-populated through
 //! doorman_store, the server as a child process, the verifier against it (consistent growth,
-//! a fork, a rollback, a wrong key), then a clean SIGTERM shutdown.
+//! incremental and full, a fork, a rollback, a wrong key), then a clean SIGTERM shutdown; and
+//! incremental verification against a log that serves bad tiles or bundles.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use common::{FakeLog, Server, doorman, failed, fetched, serve_from_store, write_log_key};
 use doorman_store::{LogStore, SqliteLogStore, StoredCheckpoint};
 use doorman_tlog::NoteSigner;
 
@@ -22,127 +25,13 @@ fn entry(log: &str, i: u64) -> Vec<u8> {
 
 /// A data dir with `log.key` (the test's key) and `count` entries of `log`, integrated.
 fn populate(dir: &Path, log: &str, count: u64) -> StoredCheckpoint {
-    let signer = NoteSigner::from_seed(ORIGIN, &SEED).unwrap();
-    let key = dir.join("log.key");
-    if !key.exists() {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key)
-            .unwrap();
-        std::io::Write::write_all(
-            &mut f,
-            format!("{}\n", signer.private_key_string().as_str()).as_bytes(),
-        )
-        .unwrap();
-    }
+    let signer = write_log_key(dir, ORIGIN, &SEED);
     let store = SqliteLogStore::open(dir).unwrap();
     let have = store.sequenced_size().unwrap();
     let entries: Vec<Vec<u8>> = (have..count).map(|i| entry(log, i)).collect();
     store.append(&entries).unwrap();
     let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     store.integrate(&signer, ORIGIN, now).unwrap().unwrap()
-}
-
-/// The server child; SIGKILLed when dropped (a failing test leaves nothing behind).
-struct Server {
-    child: Child,
-    url: String,
-    lines: mpsc::Receiver<String>,
-    seen: std::cell::RefCell<Vec<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_doorman"))
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server {
-            child,
-            url: String::new(),
-            lines,
-            seen: std::cell::RefCell::default(),
-        };
-        let line = server.wait_for("listening on http://");
-        server.url = line
-            .split_once("listening on ")
-            .unwrap()
-            .1
-            .trim()
-            .to_string();
-        server
-    }
-
-    /// The first stderr line containing `text`, waiting up to 30 s for it.
-    fn wait_for(&self, text: &str) -> String {
-        if let Some(line) = self.seen.borrow().iter().find(|l| l.contains(text)) {
-            return line.clone();
-        }
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(30)) {
-                Ok(line) => {
-                    self.seen.borrow_mut().push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!(
-                    "no stderr line with {text:?} ({e}); got: {:?}",
-                    self.seen.borrow()
-                ),
-            }
-        }
-    }
-
-    /// SIGTERM, then the exit status within 10 s.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        for _ in 0..100 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("doorman serve did not stop within 10 s of SIGTERM");
-    }
-}
-
-fn doorman(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doorman"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn verify(url: &str, key: &str, state: &Path) -> Output {
@@ -158,28 +47,15 @@ fn verify(url: &str, key: &str, state: &Path) -> Output {
     ])
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn verified(out: &Output) -> String {
-    assert!(out.status.success(), "{}", text(out));
-    String::from_utf8(out.stdout.clone()).unwrap()
+    common::succeeded(out)
 }
 
-fn failed(out: &Output, code: i32, needle: &str) {
-    assert_eq!(out.status.code(), Some(code), "{}", text(out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(needle),
-        "expected {needle:?} in: {}",
-        text(out)
-    );
+fn log_key() -> String {
+    NoteSigner::from_seed(ORIGIN, &SEED)
+        .unwrap()
+        .verifier()
+        .to_string()
 }
 
 #[test]
@@ -188,10 +64,7 @@ fn serve_and_verify_end_to_end() {
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let first = populate(&data, "main", 300);
-    let key = NoteSigner::from_seed(ORIGIN, &SEED)
-        .unwrap()
-        .verifier()
-        .to_string();
+    let key = log_key();
 
     // Forked and longer copies of the same log, signed by the same key.
     let forked_dir = tmp.path().join("forked");
@@ -202,7 +75,7 @@ fn serve_and_verify_end_to_end() {
     std::fs::create_dir(&longer_dir).unwrap();
     let longer = populate(&longer_dir, "main", 1000);
 
-    let server = Server::start(&[
+    let mut server = Server::start(&[
         "--data-dir",
         data.to_str().unwrap(),
         "--checkpoint-interval",
@@ -234,7 +107,27 @@ fn serve_and_verify_end_to_end() {
         out.contains("consistent with the remembered checkpoint of size 300"),
         "{out}"
     );
-    assert!(out.contains("3 entry bundles"), "{out}");
+    // Incremental: the bundles of entries 300..700 (1 and 2) and the tiles they change.
+    assert!(out.contains("incremental: entries 300..700"), "{out}");
+    assert_eq!(fetched(&out), (3, 2), "{out}");
+    // --full: every tile and bundle of the tree again.
+    let out = verified(&doorman(&[
+        "log",
+        "verify",
+        "--full",
+        "--url",
+        &server.url,
+        "--key",
+        &key,
+        "--state",
+        state.to_str().unwrap(),
+    ]));
+    assert!(out.contains("(full)"), "{out}");
+    assert_eq!(fetched(&out), (4, 3), "{out}");
+    assert!(
+        out.contains("consistent with the remembered checkpoint of size 700"),
+        "{out}"
+    );
 
     // A fork: a checkpoint of the same size with another root, signed by the same key.
     let fork_state = tmp.path().join("fork-state");
@@ -295,7 +188,7 @@ fn serve_and_verify_end_to_end() {
 fn serve_creates_the_log_key_on_first_start_and_keeps_it() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let server = Server::start(&[
+    let mut server = Server::start(&[
         "--data-dir",
         data.to_str().unwrap(),
         "--origin",
@@ -319,10 +212,9 @@ fn serve_creates_the_log_key_on_first_start_and_keeps_it() {
     assert!(server.terminate().success());
 
     // Second start: the same key, no new one printed; another origin is refused.
-    let server = Server::start(&["--data-dir", data.to_str().unwrap()]);
+    let mut server = Server::start(&["--data-dir", data.to_str().unwrap()]);
     assert!(server.wait_for("doorman serve: log ").contains(&key));
-    let created = server.seen.borrow().iter().any(|l| l.contains("created"));
-    assert!(!created, "{:?}", server.seen.borrow());
+    assert!(!server.saw("created"), "{:?}", server.proc.err_seen);
     assert!(server.terminate().success());
     assert_eq!(std::fs::read_to_string(&log_key).unwrap(), private);
     let out = doorman(&[
@@ -335,4 +227,126 @@ fn serve_creates_the_log_key_on_first_start_and_keeps_it() {
         "127.0.0.1:0",
     ]);
     failed(&out, 2, "origin never changes");
+}
+
+#[test]
+fn incremental_verify_fetches_only_what_is_new() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    populate(&data, "main", 1000);
+    let key = log_key();
+    let mut server = Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--checkpoint-interval",
+        "100ms",
+    ]);
+    let state = tmp.path().join("state");
+    let out = verified(&verify(&server.url, &key, &state));
+    // Nothing remembered: the whole tree (level 0: 4 tiles and bundles; level 1: 1 tile).
+    assert!(out.contains("(full)"), "{out}");
+    assert_eq!(fetched(&out), (5, 4), "{out}");
+    let at_1000 = tmp.path().join("state-1000");
+    std::fs::copy(&state, &at_1000).unwrap();
+
+    // Unchanged: nothing but the checkpoint.
+    let out = verified(&verify(&server.url, &key, &state));
+    assert!(out.contains("unchanged"), "{out}");
+    assert_eq!(fetched(&out), (0, 0), "{out}");
+
+    {
+        let store = SqliteLogStore::open(&data).unwrap();
+        let entries: Vec<Vec<u8>> = (1000..1010).map(|i| entry("main", i)).collect();
+        store.append(&entries).unwrap();
+    }
+    server.wait_for("checkpoint size 1010");
+    let out = verified(&verify(&server.url, &key, &state));
+    // Entries 1000..1010 are in bundle 3; the edge at 1000 needs level-0 tile 3 and level-1
+    // tile 0, which also give the new root.
+    assert!(out.contains("incremental: entries 1000..1010"), "{out}");
+    assert_eq!(fetched(&out), (2, 1), "{out}");
+    assert!(
+        out.contains("consistent with the remembered checkpoint of size 1000"),
+        "{out}"
+    );
+    // The same step with --full reads everything.
+    let out = verified(&doorman(&[
+        "log",
+        "verify",
+        "--full",
+        "--url",
+        &server.url,
+        "--key",
+        &key,
+        "--state",
+        at_1000.to_str().unwrap(),
+    ]));
+    assert_eq!(fetched(&out), (5, 4), "{out}");
+    assert!(
+        out.contains("consistent with the remembered checkpoint of size 1000"),
+        "{out}"
+    );
+    assert!(server.terminate().success());
+}
+
+/// A log of 600 entries with checkpoints at 300 and 600, served by a fake server that can
+/// tamper with any response; the verifier remembers the checkpoint at 300.
+#[test]
+fn incremental_verify_catches_bad_tiles_and_bundles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let at_300 = populate(&data, "main", 300);
+    populate(&data, "main", 600);
+    let state = tmp.path().join("state");
+    let key = log_key();
+    let store: Arc<dyn LogStore> = Arc::new(SqliteLogStore::open(&data).unwrap());
+
+    let run = |tamper: &'static str| {
+        std::fs::write(&state, &at_300.note).unwrap();
+        let store = Arc::clone(&store);
+        let log = FakeLog::start(Arc::new(move |path: &str| {
+            let mut body = serve_from_store(store.as_ref(), path)?;
+            if path == tamper {
+                let last = body.len() - 1;
+                body[last] ^= 1;
+            }
+            Some(body)
+        }));
+        let out = verify(&format!("{}/log", log.base), &key, &state);
+        (out, log.requests.lock().unwrap().clone())
+    };
+
+    // Honest: only the bundles past entry 300 are read.
+    let (out, requests) = run("");
+    let report = verified(&out);
+    assert_eq!(fetched(&report), (3, 2), "{report}");
+    assert!(
+        !requests
+            .iter()
+            .any(|p| p.starts_with("/log/tile/entries/000")),
+        "{requests:?}"
+    );
+
+    for (tamper, why) in [
+        // A new entry: its bundle no longer matches its level-0 tile.
+        ("/log/tile/entries/002.p/88", "bad tile"),
+        // The new right-edge tile: the root from tiles is not the signed one.
+        ("/log/tile/0/002.p/88", "bad tile"),
+        // The tile that holds the old entries 256..300 (the remembered tree's edge) and new
+        // ones: its bundle disagrees.
+        ("/log/tile/0/001", "bad tile"),
+        ("/log/tile/1/000.p/2", "bad tile"),
+        // A new bundle that became full.
+        ("/log/tile/entries/001", "bad tile"),
+        // The checkpoint itself.
+        ("/log/checkpoint", "bad signature"),
+    ] {
+        let (out, _) = run(tamper);
+        failed(&out, 1, why);
+        assert_eq!(
+            std::fs::read(&state).unwrap(),
+            at_300.note,
+            "{tamper}: state kept"
+        );
+    }
 }

@@ -101,7 +101,17 @@ pub fn normalize_address(text: &str) -> Result<String, EntryError> {
             "it has no letter or digit".to_string(),
         ));
     }
-    Ok(words.join(" "))
+    let key = words.join(" ");
+    // Spelling out abbreviations and folding `ß` lengthen the text: the key must fit the limit
+    // too, or normalising a key would fail where normalising its address succeeded (found by
+    // fuzzing).
+    if key.len() > MAX_ADDRESS_LEN {
+        return Err(EntryError::BadAddress(format!(
+            "its normalised form is {} bytes long; the limit is {MAX_ADDRESS_LEN}",
+            key.len()
+        )));
+    }
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -135,6 +145,17 @@ mod tests {
         assert!(matches!(
             normalize_address(&"a".repeat(MAX_ADDRESS_LEN + 1)),
             Err(EntryError::BadAddress(_))
+        ));
+    }
+
+    #[test]
+    fn a_key_that_grows_past_the_limit_is_refused() {
+        // 256 bytes of text whose key is longer: every `st` becomes `street`.
+        let text = "st ".repeat(85) + "s";
+        assert!(text.len() <= MAX_ADDRESS_LEN);
+        assert!(matches!(
+            normalize_address(&text),
+            Err(EntryError::BadAddress(m)) if m.contains("normalised")
         ));
     }
 

@@ -8,6 +8,8 @@
 //! - [`normalize_address`]: the address lookup key.
 //! - [`check_tokens`]: a `consent_granted` or `carrier_authorized` entry's token verifies under
 //!   the property key and says what the entry says.
+//! - The private access logs' leaf format (`access.rs`): [`commit`], [`verify_opening`],
+//!   [`AccessLeaf`], and [`access_log_anchored_entry`] for their anchors in the public log.
 //! - [`Directory`]: what a reader learns reading the log in order (property → address and
 //!   key) and what looks wrong.
 //!
@@ -16,15 +18,25 @@
 //!
 //! Pure: no I/O, no clock.
 
+mod access;
 mod address;
 mod canonical;
 mod directory;
 mod entry;
 mod verify;
 
+pub mod fuzzing;
+
+pub use access::{
+    ACCESS_EVENT_TYPE, ACCESS_LEAF_VERSION, AccessLeaf, AccessLeafError, COMMITMENT_DOMAIN,
+    MAX_ACCESS_PAYLOAD, SALT_LEN, Salt, access_log_anchored_entry, commit, commitment,
+    verify_opening,
+};
 pub use address::{MAX_ADDRESS_LEN, normalize_address};
 pub use canonical::{parse_no_duplicates, to_canonical};
 pub use directory::{Directory, Observation, PropertyRecord};
+/// The key type of `property_key`, `device_key` and `carrier_key` members (`ed25519/<hex>`).
+pub use doorman_trust::PublicKey;
 pub use entry::{Custody, EntryType, MAX_ENTRY_LEN, PublicEntry, VERSION};
 pub use verify::{carrier_authorized_entry, check_tokens, consent_granted_entry};
 

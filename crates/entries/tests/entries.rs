@@ -1,6 +1,11 @@
 //! Public entries: round trips, canonical form, validation, token checks, the directory.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use doorman_entries::{
     Custody, Directory, EntryError, EntryType, PublicEntry, carrier_authorized_entry, check_tokens,
@@ -272,4 +277,18 @@ proptest! {
             prop_assert_eq!(normalize_address(&key).unwrap(), key);
         }
     }
+}
+
+#[test]
+fn the_documented_example_is_a_canonical_entry() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/log-format.md"),
+    )
+    .unwrap();
+    let example = doc
+        .lines()
+        .find(|l| l.starts_with("{\"address\""))
+        .expect("docs/log-format.md has an example entry");
+    let entry = PublicEntry::parse(example.as_bytes()).unwrap();
+    assert_eq!(entry.entry_type(), EntryType::PropertyRegistered);
 }

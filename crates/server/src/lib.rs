@@ -55,13 +55,26 @@
 //! | `bad_range` | 400 | `from`/`to` missing, not decimal, `from` 0, or `from > to` |
 //! | `internal` | 500 | the store failed; the detail says nothing more (the server logs it) |
 //!
-//! Store calls are synchronous and run on tokio's blocking pool (`spawn_blocking`); a handler
-//! never panics.
+//! Store calls are synchronous and run on tokio's blocking pool (`spawn_blocking`), at most
+//! eight at once (more would only wait inside the store, each holding a thread); a handler
+//! never panics. Full hash tiles and full entry bundles never change once covered, so the
+//! router keeps the ones it served in memory (64 MiB at most, in two generations: a tile not
+//! asked for again while about 32 MiB of others came in is dropped) and serves them again
+//! without the store.
+
+mod public;
+
+pub use public::{
+    DEFAULT_LIMIT, EntryView, InstallationsResponse, MAX_LIMIT, PropertyView, public_router,
+};
+
+mod tile_cache;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -69,6 +82,7 @@ use axum::routing::get;
 use doorman_store::{LogStore, StoreError, StoredCheckpoint};
 use doorman_tlog::{TileCoord, TileKind, TlogProof};
 use serde::{Deserialize, Serialize};
+use tile_cache::{DEFAULT_TILE_CACHE_BYTES, TileCache};
 
 /// `Content-Type` of text bodies.
 pub const TEXT: &str = "text/plain; charset=utf-8";
@@ -113,14 +127,18 @@ pub struct ProblemDetails {
 
 /// An error response: status, stable code, detail.
 #[derive(Debug)]
-struct Problem {
+pub(crate) struct Problem {
     status: StatusCode,
     code: &'static str,
     detail: String,
 }
 
 impl Problem {
-    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
         Problem {
             status,
             code,
@@ -128,7 +146,7 @@ impl Problem {
         }
     }
 
-    fn internal() -> Problem {
+    pub(crate) fn internal() -> Problem {
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -138,7 +156,7 @@ impl Problem {
 
     /// A store error as a problem: `not_covered` is the client's; anything else is logged here
     /// and reported without internals.
-    fn from_store(e: StoreError) -> Problem {
+    pub(crate) fn from_store(e: StoreError) -> Problem {
         match e {
             StoreError::NotCovered { .. } => {
                 Problem::new(StatusCode::NOT_FOUND, "not_covered", e.to_string())
@@ -181,6 +199,8 @@ impl IntoResponse for Problem {
 struct AppState {
     store: Arc<dyn LogStore>,
     key: Arc<str>,
+    /// Full tiles and bundles already served (see `tile_cache`).
+    tiles: Arc<TileCache>,
 }
 
 /// The public log's router: the endpoints in the [crate docs](crate), with `/log` as the log's
@@ -190,6 +210,7 @@ pub fn log_router(store: Arc<dyn LogStore>, verifier_key: String) -> Router {
     let state = AppState {
         store,
         key: Arc::from(verifier_key.trim()),
+        tiles: Arc::new(TileCache::new(DEFAULT_TILE_CACHE_BYTES)),
     };
     Router::new()
         .route("/healthz", get(healthz))
@@ -230,12 +251,22 @@ async fn method_not_allowed() -> Problem {
     )
 }
 
-/// Runs a store call on the blocking pool.
-async fn blocking<T, F>(f: F) -> Result<T, Problem>
+/// Store calls running at once, at most: more would only queue inside the store (its reader
+/// pool) while each holds a blocking-pool thread; waiting here costs a task, not a thread.
+const MAX_STORE_CALLS: usize = 8;
+
+static STORE_CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_STORE_CALLS);
+
+/// Runs a store call on the blocking pool, at most [`MAX_STORE_CALLS`] at once.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, Problem>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, Problem> + Send + 'static,
 {
+    let Ok(_permit) = STORE_CALLS.acquire().await else {
+        // Only a closed semaphore refuses, and this one is never closed.
+        return Err(Problem::internal());
+    };
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result,
         Err(e) => {
@@ -245,7 +276,7 @@ where
     }
 }
 
-fn body(content_type: &'static str, cache: &'static str, data: Vec<u8>) -> Response {
+pub(crate) fn body(content_type: &'static str, cache: &'static str, data: Vec<u8>) -> Response {
     (
         StatusCode::OK,
         [
@@ -257,7 +288,7 @@ fn body(content_type: &'static str, cache: &'static str, data: Vec<u8>) -> Respo
         .into_response()
 }
 
-fn latest(store: &dyn LogStore) -> Result<StoredCheckpoint, Problem> {
+pub(crate) fn latest(store: &dyn LogStore) -> Result<StoredCheckpoint, Problem> {
     store
         .latest_checkpoint()
         .map_err(Problem::from_store)?
@@ -292,24 +323,45 @@ async fn tile(State(state): State<AppState>, uri: Uri) -> Result<Response, Probl
     let path = uri.path().strip_prefix("/log/").unwrap_or_default();
     let coord = TileCoord::parse(path)
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad_tile_path", e.to_string()))?;
-    let data = blocking(move || {
-        match coord.kind() {
-            TileKind::Entries => state.store.entry_bundle(&coord),
-            TileKind::Hashes { .. } => state.store.hash_tile(&coord),
+    if !coord.is_full() {
+        let data = blocking(move || read_tile(state.store.as_ref(), &coord)).await?;
+        return Ok(body(OCTETS, CACHE_PARTIAL, data));
+    }
+    // A full tile never changes once covered: serve it from memory when it was read before.
+    let data = match state.tiles.get(&coord) {
+        Some(data) => data,
+        None => {
+            let store = Arc::clone(&state.store);
+            let data = Bytes::from(blocking(move || read_tile(store.as_ref(), &coord)).await?);
+            state.tiles.insert(coord, data.clone());
+            data
         }
-        .map_err(Problem::from_store)
-    })
-    .await?;
-    let cache = if coord.is_full() {
-        CACHE_IMMUTABLE
-    } else {
-        CACHE_PARTIAL
     };
-    Ok(body(OCTETS, cache, data))
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(OCTETS)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CACHE_IMMUTABLE),
+            ),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+/// A hash tile or an entry bundle from the store (only what the latest checkpoint covers).
+fn read_tile(store: &dyn LogStore, coord: &TileCoord) -> Result<Vec<u8>, Problem> {
+    match coord.kind() {
+        TileKind::Entries => store.entry_bundle(coord),
+        TileKind::Hashes { .. } => store.hash_tile(coord),
+    }
+    .map_err(Problem::from_store)
 }
 
 /// A decimal of ASCII digits without sign or leading zeros.
-fn parse_u64(s: &str) -> Option<u64> {
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty()
         || s.len() > 20
         || !s.bytes().all(|b| b.is_ascii_digit())

@@ -9,6 +9,9 @@
 //! - [`SqliteLogStore`]: the default backend, one file `<data dir>/log.sqlite`.
 //! - [`Sequencer`]: group commit — many concurrent appenders share one transaction; each gets
 //!   its index only after that commit.
+//! - [`AccessLogs`] (`access.rs`): the per-property private access logs on the same
+//!   machinery, payloads committed as salted hashes (redactable), anchored in the public log
+//!   (docs/access-log.md).
 //! - [`Integrator`]: the driver thread that integrates and signs a checkpoint at most every
 //!   interval (default 1 s) when something new was appended.
 //!
@@ -34,7 +37,10 @@
 //!   stored hash; auditing all of them is a full recomputation (see tests/crash.rs).
 //! - **Reads serve only what a checkpoint covers**: entries, tiles and bundles up to the
 //!   latest checkpoint's size, proofs for tree sizes up to it ([`StoreError::NotCovered`]).
-//!   Data below that size never changes, so reads need no snapshot.
+//!   Data below that size never changes, so reads need no snapshot. Coverage is checked with
+//!   [`LogStore::covered_size`]: a backend may check against the largest checkpoint size it
+//!   has already seen committed and read the latest checkpoint only when a read asks for more
+//!   (checkpoints only grow, so what one covered stays covered).
 //! - The crash test (`tests/crash.rs`, with the `doorman-store-crash-child` binary) kills a
 //!   child appending and integrating under load with SIGKILL twelve times and checks both
 //!   properties after each restart.
@@ -49,21 +55,37 @@
 //! keeping every checkpoint ever signed, and `schema_version`: numbered migration steps are
 //! applied at open, and a database from a newer schema is refused
 //! ([`StoreError::FutureSchema`]). One write connection behind a mutex (SQLite has one writer
-//! anyway), a small pool of read connections beside it (WAL lets them read during a write),
-//! busy timeout 10 s.
+//! anyway), a pool of at most eight read connections beside it (WAL lets them read during a
+//! write; a read waits for a free one rather than opening another), busy timeout 10 s. The
+//! stored hashes one call asks for are read in few statements: each run of nearby indexes
+//! (such as a level-0 tile's) with one range scan, the scattered rest with one lookup. The
+//! hashes of tree levels 8 and up (tile level 1 and up: one stored hash in about 128, at most
+//! 2^20 of them) are also kept in memory, loaded at open and extended by each commit, so
+//! proofs and upper tiles read only the few low-level hashes from SQLite. They are copies of
+//! committed rows, which never change; a hash another process commits is read from the file.
+//! (So the root check before integrating sees those levels as they were on disk at open or as
+//! this store wrote them.)
 //!
 //! # Time
 //!
 //! No clock is read here: [`LogStore::integrate`] takes `now`, the [`Integrator`] takes a
 //! [`Clock`] (the binary's one clock read), and intervals are waited with channel timeouts.
 
+mod access;
 mod error;
+mod index;
 mod integrator;
 mod sequencer;
 mod sqlite;
 mod store;
 
+pub use access::{
+    ACCESS_DIR, ACCESS_KEY_FILE, AccessEvent, AccessKey, AccessLog, AccessLogError, AccessLogs,
+    AnchorRecord, AnchorReport, Anchored, MAX_ACCESS_READ, OPENINGS_FILE, Opening, access_origin,
+    property_dir_name, property_from_dir_name,
+};
 pub use error::StoreError;
+pub use index::{AddressLookup, INDEX_FILE, IndexedProperty, PublicIndex, Unparsed};
 pub use integrator::{Clock, Integrator, IntegratorConfig, OnCheckpoint};
 pub use sequencer::{Sequencer, SequencerConfig};
 pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteLogStore};

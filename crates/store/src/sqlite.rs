@@ -1,7 +1,10 @@
 //! The default backend: one SQLite file under the data dir.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use doorman_tlog::{Hash, HashStore, stored_hash_count};
@@ -18,8 +21,10 @@ pub const DB_FILE: &str = "log.sqlite";
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Idle read connections kept for reuse.
-const MAX_IDLE_READERS: usize = 8;
+/// The most read connections open at once. A read that finds them all busy waits for one
+/// (rather than opening and closing a connection of its own, which costs more than most
+/// reads: a connection's page cache and prepared statements start empty).
+const MAX_READERS: usize = 8;
 
 /// The schema, one step per version: step `i` (0-based) takes the database from version `i`
 /// to `i + 1`. Steps are never edited once released; a change is a new step.
@@ -54,7 +59,13 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub struct SqliteLogStore {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
+    /// Signalled when a read connection goes back to the pool.
+    reader_returned: Condvar,
+    upper: RwLock<UpperHashes>,
+    /// The largest checkpoint size seen committed (read or written here). Checkpoints only
+    /// grow, so everything up to it stays covered; see [`LogStore::covered_size`].
+    known_size: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -75,7 +86,7 @@ fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what} {v}")))
 }
 
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| StoreError::Io {
         path: path.display().to_string(),
         message: format!("cannot open the SQLite database: {e}"),
@@ -96,6 +107,14 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    apply_migrations(conn, MIGRATIONS)
+}
+
+/// Brings a database to version `steps.len()`: step `i` (0-based) takes it from version `i` to
+/// `i + 1`, all in one transaction. A database from a newer schema is refused
+/// ([`StoreError::FutureSchema`]). Shared by every SQLite file the store keeps.
+pub(crate) fn apply_migrations(conn: &mut Connection, steps: &[&str]) -> Result<(), StoreError> {
+    let target = i64::try_from(steps.len()).unwrap_or(i64::MAX);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
     let found: i64 = tx.query_row(
@@ -103,32 +122,164 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         [],
         |r| r.get(0),
     )?;
-    if found > SCHEMA_VERSION {
+    if found > target {
         return Err(StoreError::FutureSchema {
             found,
-            supported: SCHEMA_VERSION,
+            supported: target,
         });
     }
     if found < 0 {
         return Err(StoreError::Corrupt(format!("schema version {found}")));
     }
-    if found == SCHEMA_VERSION {
+    if found == target {
         return Ok(());
     }
-    for step in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+    for step in steps.iter().skip(usize::try_from(found).unwrap_or(0)) {
         tx.execute_batch(step)?;
     }
     tx.execute("DELETE FROM schema_version", [])?;
-    tx.execute(
-        "INSERT INTO schema_version (version) VALUES (?1)",
-        [SCHEMA_VERSION],
-    )?;
+    tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [target])?;
     tx.commit()?;
     Ok(())
 }
 
 fn hash_from(blob: &[u8], what: &str) -> Result<Hash, StoreError> {
     Hash::from_slice(blob).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Wanted stored hashes at most this far apart are read with one range scan instead of one
+/// lookup each: a full level-0 hash tile is 256 of about 511 consecutive stored hashes, while a
+/// proof's hashes are spread over the whole tree.
+const RANGE_GAP: u64 = 8;
+
+/// Wanted stored hashes looked up by one statement at most (the statement's JSON list).
+const LOOKUP_CHUNK: usize = 4096;
+
+/// Reads the stored hashes at `wanted` (sorted, no duplicates) on one connection: each run of
+/// indexes at most [`RANGE_GAP`] apart with one range scan, the scattered rest by primary key
+/// with one statement per [`LOOKUP_CHUNK`]. Returns `(index, hash)` sorted by index; it may
+/// hold indexes between the wanted ones. Missing ones are absent (the caller reports them).
+fn read_hashes_sorted(c: &Connection, wanted: &[u64]) -> Result<Vec<(u64, Hash)>, StoreError> {
+    let mut found: Vec<(u64, Hash)> = Vec::with_capacity(wanted.len());
+    let mut scattered: Vec<u64> = Vec::new();
+    let mut rest = wanted;
+    while let Some((&first, tail)) = rest.split_first() {
+        let run = tail
+            .iter()
+            .zip(rest)
+            .take_while(|&(&next, &prev)| next - prev <= RANGE_GAP)
+            .count();
+        let Some((run_part, after)) = tail.split_at_checked(run) else {
+            break; // cannot happen: run <= tail.len(); the unread ones are reported missing
+        };
+        match run_part.last().copied() {
+            Some(last) => {
+                let mut stmt = c.prepare_cached(
+                    "SELECT idx, hash FROM hashes WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx",
+                )?;
+                push_hashes(
+                    stmt.query(params![to_i64(first)?, to_i64(last)?])?,
+                    &mut found,
+                )?;
+            }
+            None => scattered.push(first),
+        }
+        rest = after;
+    }
+    if !scattered.is_empty() {
+        let mut stmt = c.prepare_cached(
+            "SELECT idx, hash FROM hashes WHERE idx IN (SELECT value FROM json_each(?1))",
+        )?;
+        for chunk in scattered.chunks(LOOKUP_CHUNK) {
+            let list = chunk
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            push_hashes(stmt.query([format!("[{list}]")])?, &mut found)?;
+        }
+        found.sort_unstable_by_key(|&(idx, _)| idx);
+    }
+    Ok(found)
+}
+
+/// Appends the `(idx, hash)` rows to `found`.
+fn push_hashes(
+    mut rows: rusqlite::Rows<'_>,
+    found: &mut Vec<(u64, Hash)>,
+) -> Result<(), StoreError> {
+    while let Some(row) = rows.next()? {
+        let idx = to_u64(row.get(0)?, "stored hash index")?;
+        let blob = row
+            .get_ref(1)?
+            .as_blob()
+            .map_err(|e| StoreError::Corrupt(format!("stored hash {idx}: {e}")))?;
+        found.push((idx, hash_from(blob, "stored hash")?));
+    }
+    Ok(())
+}
+
+/// The lowest tree level whose hashes are kept in memory: the hashes of tile level 1 and up,
+/// one stored hash in about 128 (every proof and every hash tile above level 0 reads them).
+const MEMORY_LEVEL: u8 = doorman_tlog::TILE_HEIGHT;
+
+/// At most this many hashes are kept in memory (about 48 MiB with the map's overhead): all of
+/// the upper levels of a tree of up to about 2^27 entries, part of them beyond.
+const MAX_MEMORY_HASHES: usize = 1 << 20;
+
+/// The stored hashes of tree levels [`MEMORY_LEVEL`] and up, by stored hash index: a copy of
+/// committed rows, loaded at open and extended by each commit. Stored hashes never change once
+/// committed, so a copy never goes stale; it may lack some (another process's commits, or past
+/// [`MAX_MEMORY_HASHES`]), which are then read from the database.
+#[derive(Debug, Default)]
+struct UpperHashes {
+    hashes: HashMap<u64, Hash, BuildHasherDefault<IndexHasher>>,
+}
+
+/// A cheap hash for stored hash indexes (the default SipHash is most of a lookup's cost). The
+/// keys are indexes this store committed, not chosen by a client, so flooding is no concern.
+#[derive(Debug, Default, Clone, Copy)]
+struct IndexHasher(u64);
+
+impl Hasher for IndexHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
+}
+
+impl UpperHashes {
+    /// The stored hash indexes of the hashes at levels [`MEMORY_LEVEL`] and up that growing the
+    /// tree from `old_size` to `new_size` entries completes, highest level first, at most
+    /// `limit` of them (when not all fit, those every proof reads come first).
+    fn completed(old_size: u64, new_size: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        for level in (MEMORY_LEVEL..=63).rev() {
+            let (lo, hi) = (old_size >> level, new_size >> level);
+            for n in lo..hi {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                out.push(doorman_tlog::stored_hash_index(level, n)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn insert(&mut self, index: u64, hash: Hash) {
+        if self.hashes.len() < MAX_MEMORY_HASHES {
+            self.hashes.insert(index, hash);
+        }
+    }
 }
 
 /// A `checkpoints` row as read: size, origin, root, note, published_ms.
@@ -156,6 +307,26 @@ fn checkpoint_from(
     })
 }
 
+/// Loads the upper-level hashes of the latest checkpoint's tree (see [`UpperHashes`]). One
+/// that is missing is left out: reading it later reports it.
+fn load_upper_hashes(c: &Connection) -> Result<UpperHashes, StoreError> {
+    let size: i64 = c.query_row("SELECT COALESCE(MAX(size), 0) FROM checkpoints", [], |r| {
+        r.get(0)
+    })?;
+    let mut wanted =
+        UpperHashes::completed(0, to_u64(size, "checkpoint size")?, MAX_MEMORY_HASHES)?;
+    wanted.sort_unstable();
+    let mut upper = UpperHashes::default();
+    for chunk in wanted.chunks(LOOKUP_CHUNK) {
+        for (i, hash) in read_hashes_sorted(c, chunk)? {
+            if chunk.binary_search(&i).is_ok() {
+                upper.insert(i, hash);
+            }
+        }
+    }
+    Ok(upper)
+}
+
 const CHECKPOINT_COLUMNS: &str = "size, origin, root, note, published_ms";
 
 impl SqliteLogStore {
@@ -174,10 +345,14 @@ impl SqliteLogStore {
     pub fn open_file(path: &Path) -> Result<SqliteLogStore, StoreError> {
         let mut writer = connect(path)?;
         migrate(&mut writer)?;
+        let upper = load_upper_hashes(&writer)?;
         Ok(SqliteLogStore {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool::default()),
+            reader_returned: Condvar::new(),
+            upper: RwLock::new(upper),
+            known_size: AtomicU64::new(0),
         })
     }
 
@@ -186,27 +361,55 @@ impl SqliteLogStore {
         &self.path
     }
 
-    /// Runs `f` on a pooled read connection.
+    /// Runs `f` on a pooled read connection (waiting for one if [`MAX_READERS`] are busy).
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let pooled = lock(&self.readers).pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = connect(&self.path)?;
-                c.pragma_update(None, "query_only", "ON")?;
-                c
+        let conn = {
+            let mut pool = lock(&self.readers);
+            loop {
+                if let Some(c) = pool.idle.pop() {
+                    break Some(c);
+                }
+                if pool.open < MAX_READERS {
+                    pool.open += 1;
+                    break None;
+                }
+                pool = self
+                    .reader_returned
+                    .wait(pool)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
         };
+        let conn = match conn {
+            Some(c) => c,
+            None => match connect(&self.path).and_then(|c| {
+                c.pragma_update(None, "query_only", "ON")?;
+                Ok(c)
+            }) {
+                Ok(c) => c,
+                Err(e) => {
+                    let mut pool = lock(&self.readers);
+                    pool.open = pool.open.saturating_sub(1);
+                    drop(pool);
+                    self.reader_returned.notify_one();
+                    return Err(e);
+                }
+            },
+        };
         let result = f(&conn);
-        let mut pool = lock(&self.readers);
-        if pool.len() < MAX_IDLE_READERS {
-            pool.push(conn);
-        }
+        lock(&self.readers).idle.push(conn);
+        self.reader_returned.notify_one();
         result
     }
+}
+
+/// The read connections: `open` of them exist, `idle` are not in use.
+#[derive(Debug, Default)]
+struct ReaderPool {
+    idle: Vec<Connection>,
+    open: usize,
 }
 
 impl LogStore for SqliteLogStore {
@@ -279,32 +482,63 @@ impl LogStore for SqliteLogStore {
         if indexes.is_empty() {
             return Ok(Vec::new());
         }
-        self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT hash FROM hashes WHERE idx = ?1")?;
+        let mut out: Vec<Option<Hash>> = {
+            let upper = self.upper.read().unwrap_or_else(PoisonError::into_inner);
             indexes
                 .iter()
-                .map(|&i| {
-                    let blob: Option<Vec<u8>> =
-                        stmt.query_row([to_i64(i)?], |r| r.get(0)).optional()?;
-                    let blob = blob.ok_or_else(|| {
-                        StoreError::Corrupt(format!("no stored hash at index {i}"))
-                    })?;
-                    hash_from(&blob, "stored hash")
-                })
+                .map(|i| upper.hashes.get(i).copied())
                 .collect()
-        })
+        };
+        let mut wanted: Vec<u64> = indexes
+            .iter()
+            .zip(&out)
+            .filter(|(_, h)| h.is_none())
+            .map(|(&i, _)| i)
+            .collect();
+        if !wanted.is_empty() {
+            wanted.sort_unstable();
+            wanted.dedup();
+            // Sorted by index, with every wanted one that exists (and maybe a few more).
+            let found = self.read(|c| read_hashes_sorted(c, &wanted))?;
+            for (slot, &i) in out.iter_mut().zip(indexes) {
+                if slot.is_none() {
+                    *slot = found
+                        .binary_search_by_key(&i, |&(idx, _)| idx)
+                        .ok()
+                        .and_then(|at| found.get(at))
+                        .map(|&(_, hash)| hash);
+                }
+            }
+        }
+        out.into_iter()
+            .zip(indexes)
+            .map(|(hash, &i)| {
+                hash.ok_or_else(|| StoreError::Corrupt(format!("no stored hash at index {i}")))
+            })
+            .collect()
     }
 
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         let row = self.read(|c| {
-            Ok(c.query_row(
-                &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY size DESC LIMIT 1"),
-                [],
-                checkpoint_from_row,
-            )
+            Ok(c.prepare_cached(&format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY size DESC LIMIT 1"
+            ))?
+            .query_row([], checkpoint_from_row)
             .optional()?)
         })?;
-        row.map(checkpoint_from).transpose()
+        let latest = row.map(checkpoint_from).transpose()?;
+        if let Some(cp) = &latest {
+            self.known_size.fetch_max(cp.size, Ordering::AcqRel);
+        }
+        Ok(latest)
+    }
+
+    fn covered_size(&self, needed: u64) -> Result<u64, StoreError> {
+        let known = self.known_size.load(Ordering::Acquire);
+        if known >= needed {
+            return Ok(known);
+        }
+        self.checkpoint_size()
     }
 
     fn checkpoints(
@@ -344,6 +578,8 @@ impl LogStore for SqliteLogStore {
                 want.saturating_sub(first)
             )));
         }
+        // Computed before anything is written: nothing after the commit may fail.
+        let completed = UpperHashes::completed(old_size, checkpoint.size, MAX_MEMORY_HASHES)?;
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: i64 =
@@ -374,6 +610,18 @@ impl LogStore for SqliteLogStore {
             ],
         )?;
         tx.commit()?;
+        self.known_size.fetch_max(checkpoint.size, Ordering::AcqRel);
+        // Committed: keep the new upper-level hashes in memory too.
+        let mut upper = self.upper.write().unwrap_or_else(PoisonError::into_inner);
+        for i in completed {
+            if let Some(&hash) = i
+                .checked_sub(first)
+                .and_then(|k| usize::try_from(k).ok())
+                .and_then(|k| hashes.get(k))
+            {
+                upper.insert(i, hash);
+            }
+        }
         Ok(())
     }
 }
@@ -381,5 +629,53 @@ impl LogStore for SqliteLogStore {
 impl HashStore for SqliteLogStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, doorman_tlog::Error> {
         StoredHashes(self).read_hashes(indexes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored hash indexes of every hash at levels 8 and up of a tree of `size` entries.
+    fn upper_levels(size: u64) -> Vec<u64> {
+        let mut out: Vec<u64> = (MEMORY_LEVEL..=48)
+            .flat_map(|level| {
+                (0..size >> level).map(move |n| doorman_tlog::stored_hash_index(level, n).unwrap())
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn completed_names_exactly_the_new_upper_level_hashes() {
+        for (old, new) in [
+            (0, 255),
+            (0, 256),
+            (255, 257),
+            (300, 70_000),
+            (65_535, 65_536),
+        ] {
+            let mut got = UpperHashes::completed(old, new, usize::MAX).unwrap();
+            got.sort_unstable();
+            let before = upper_levels(old);
+            let want: Vec<u64> = upper_levels(new)
+                .into_iter()
+                .filter(|i| before.binary_search(i).is_err())
+                .collect();
+            assert_eq!(got, want, "{old} -> {new}");
+            let (first, end) = (
+                stored_hash_count(old).unwrap(),
+                stored_hash_count(new).unwrap(),
+            );
+            assert!(got.iter().all(|&i| first <= i && i < end), "{old} -> {new}");
+        }
+        // With a limit, the highest levels come first.
+        let top = UpperHashes::completed(0, 70_000, 3).unwrap();
+        let want: Vec<u64> = [(16, 0), (15, 0), (15, 1)]
+            .iter()
+            .map(|&(level, n)| doorman_tlog::stored_hash_index(level, n).unwrap())
+            .collect();
+        assert_eq!(top, want);
     }
 }

@@ -207,6 +207,16 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
         Ok(self.latest_checkpoint()?.map_or(0, |cp| cp.size))
     }
 
+    /// What reads check coverage with: a stored checkpoint's size that is at least `needed`,
+    /// or, if there is none, the latest checkpoint's size (below `needed`). Checkpoints only
+    /// grow and what one covers never changes, so a backend may answer from a size it saw
+    /// before (in memory) when that is enough, and read the latest only otherwise. Default:
+    /// [`checkpoint_size`](LogStore::checkpoint_size).
+    fn covered_size(&self, needed: u64) -> Result<u64, StoreError> {
+        let _ = needed;
+        self.checkpoint_size()
+    }
+
     /// The entries `start..end` (at most [`MAX_READ_ENTRIES`]), all covered by the latest
     /// checkpoint.
     fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -224,7 +234,7 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
                 why: format!("at most {MAX_READ_ENTRIES} entries per read"),
             });
         }
-        let size = self.checkpoint_size()?;
+        let size = self.covered_size(end)?;
         if end > size {
             return Err(StoreError::NotCovered {
                 what: format!("entries {start}..{end}"),
@@ -259,7 +269,7 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     /// The inclusion proof of entry `index` in the tree of `size` entries, which must be at
     /// most the latest checkpoint's size.
     fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
-        let covered = self.checkpoint_size()?;
+        let covered = self.covered_size(size)?;
         if size > covered {
             return Err(StoreError::NotCovered {
                 what: format!("tree size {size}"),
@@ -276,7 +286,7 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     /// The consistency proof from the tree of `old_size` entries (at least 1) to that of
     /// `new_size`, which must be at most the latest checkpoint's size.
     fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
-        let covered = self.checkpoint_size()?;
+        let covered = self.covered_size(new_size)?;
         if new_size > covered {
             return Err(StoreError::NotCovered {
                 what: format!("tree size {new_size}"),
@@ -293,8 +303,8 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
 
 /// The latest checkpoint's size, if it covers the tile; else [`StoreError::NotCovered`].
 fn covered<S: LogStore + ?Sized>(store: &S, tile: &TileCoord) -> Result<u64, StoreError> {
-    let size = store.checkpoint_size()?;
     let (_, end) = tile.entry_range();
+    let size = store.covered_size(end)?;
     if end > size {
         return Err(StoreError::NotCovered {
             what: format!("{tile} (entries up to {end})"),

@@ -161,6 +161,60 @@ fn reopen_keeps_everything() {
     verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).unwrap();
 }
 
+/// Two stores on one file (as two processes would have): the one that opened before the other
+/// integrated still serves the new checkpoint's proofs, tiles and entries, the same as a
+/// fresh one, and integrates on top. (What a store keeps in memory — upper-level hashes, the
+/// largest checkpoint size it saw — is a copy of committed rows and a lower bound; anything
+/// beyond it is read from the file.)
+#[test]
+fn a_store_serves_what_another_store_on_the_file_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let early = open(dir.path());
+    let writer = open(dir.path());
+    // 1,300 entries: the tree has level-8 hashes (tile level 1), which stores keep in memory.
+    let cps = check_against_memory(&writer, &[300, 1000]);
+    assert_eq!(cps.last().unwrap().size, 1300);
+    let mut tree = MemoryTree::new();
+    for i in 0..1300 {
+        tree.append(&entry(i)).unwrap();
+    }
+    let fresh = open(dir.path());
+    for store in [&early, &fresh] {
+        for index in (0..1300).step_by(37) {
+            assert_eq!(
+                store.inclusion_proof(index, 1300).unwrap(),
+                tree.inclusion_proof(index, 1300).unwrap()
+            );
+        }
+        assert_eq!(
+            store.consistency_proof(300, 1300).unwrap(),
+            tree.consistency_proof(300, 1300).unwrap()
+        );
+        for tile in [
+            TileCoord::hashes(0, 4, 256).unwrap(),
+            TileCoord::hashes(1, 0, 5).unwrap(),
+        ] {
+            assert_eq!(
+                store.hash_tile(&tile).unwrap(),
+                tree.hash_tile(&tile, 1300).unwrap()
+            );
+        }
+        assert_eq!(store.entries(1299, 1300).unwrap(), vec![entry(1299)]);
+        assert!(matches!(
+            store.inclusion_proof(0, 1301),
+            Err(StoreError::NotCovered { size: 1300, .. })
+        ));
+    }
+    early.append(&[entry(1300)]).unwrap();
+    let cp = early.integrate(&signer(), ORIGIN, at(7)).unwrap().unwrap();
+    tree.append(&entry(1300)).unwrap();
+    assert_eq!((cp.size, cp.root), (1301, tree.root().unwrap()));
+    assert_eq!(
+        writer.inclusion_proof(1300, 1301).unwrap(),
+        tree.inclusion_proof(1300, 1301).unwrap()
+    );
+}
+
 #[test]
 fn sequencer_and_integrator_under_concurrency() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,265 @@
+//! `GET /public/v1/installations?address=<text>`: everything the public log says about one
+//! building, each entry with its inclusion proof, for residents, journalists and auditors.
+//!
+//! Query parameters (`application/x-www-form-urlencoded`, so `+` or `%20` for spaces):
+//!
+//! | name | | |
+//! | --- | --- | --- |
+//! | `address` | required | the building's address in any spelling; normalised with `doorman_entries::normalize_address` |
+//! | `after` | optional | a cursor: only entries with a larger index (the previous page's `next_after`) |
+//! | `limit` | optional | 1 to 1000 entries per page, default 100 |
+//!
+//! Response (`application/json`, `Cache-Control: no-store`):
+//!
+//! ```json
+//! {"address": "12 rue de l'eglise, paris", "address_key": "12 rue de l eglise paris",
+//!  "tree_size": 120, "checkpoint": "<the signed checkpoint note all proofs are under>",
+//!  "properties": [{"property": "p1", "address": "12, Rue de l'Église, Paris", "registered_at": 3}],
+//!  "entries": [{"index": 3, "entry": {"type": "property_registered", "v": 1, "...": "..."},
+//!               "proof": "c2sp.org/tlog-proof@v1\n...", "warnings": []}],
+//!  "next_after": null}
+//! ```
+//!
+//! - `entry` is the logged entry (its canonical bytes, as JSON); `proof` is a complete
+//!   `c2sp.org/tlog-proof@v1` bundle for it (index, inclusion proof, checkpoint), verifiable
+//!   alone with the log's key: nothing in the response has to be trusted.
+//! - `warnings` is what a monitor would flag: a consent or authorization whose token does not
+//!   verify under the property key registered in the log, or says something other than the
+//!   entry.
+//! - An address with no registered property gives `200` with empty `properties` and
+//!   `entries`; that is the server's word, not a proof of absence (a monitor that reads the
+//!   whole log can prove absence).
+//! - Errors are problem details: `bad_query` (unknown or repeated parameter, bad `after` or
+//!   `limit`), `bad_address` (missing, empty or over 256 bytes), `no_checkpoint`, `internal`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use doorman_entries::{PublicEntry, check_tokens, normalize_address};
+use doorman_store::{LogStore, PublicIndex};
+use doorman_tlog::TlogProof;
+use serde::{Deserialize, Serialize};
+
+use crate::{NO_STORE, Problem, blocking, body, latest, parse_u64};
+
+/// Most entries per page.
+pub const MAX_LIMIT: usize = 1000;
+/// Entries per page unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// The body of `GET /public/v1/installations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallationsResponse {
+    /// The address as asked.
+    pub address: String,
+    /// Its normalised form, what was looked up.
+    pub address_key: String,
+    /// The tree size of the checkpoint every proof is under.
+    pub tree_size: u64,
+    /// That checkpoint, the signed note.
+    pub checkpoint: String,
+    /// Properties registered at the address.
+    pub properties: Vec<PropertyView>,
+    /// Entries about them, ascending by index.
+    pub entries: Vec<EntryView>,
+    /// The `after` cursor of the next page, if there is one.
+    pub next_after: Option<u64>,
+}
+
+/// A property registered at the address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertyView {
+    pub property: String,
+    /// The address as registered.
+    pub address: String,
+    /// Index of its latest `property_registered` entry.
+    pub registered_at: u64,
+}
+
+/// One entry with its proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub index: u64,
+    /// The entry, as logged.
+    pub entry: serde_json::Value,
+    /// A `c2sp.org/tlog-proof@v1` bundle for it.
+    pub proof: String,
+    /// What a monitor would flag about it.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct PublicState {
+    store: Arc<dyn LogStore>,
+    index: Arc<PublicIndex>,
+}
+
+/// The router of the public, read-only directory endpoints (mount it beside
+/// [`log_router`](crate::log_router)).
+pub fn public_router(store: Arc<dyn LogStore>, index: Arc<PublicIndex>) -> Router {
+    Router::new()
+        .route("/public/v1/installations", get(installations))
+        .with_state(PublicState { store, index })
+}
+
+struct Query {
+    address: String,
+    after: Option<u64>,
+    limit: usize,
+}
+
+fn bad_query(detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "bad_query", detail)
+}
+
+fn parse_query(raw: Option<&str>) -> Result<Query, Problem> {
+    let (mut address, mut after, mut limit) = (None, None, None);
+    for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let repeated = match name.as_ref() {
+            "address" => address.replace(value.into_owned()).is_some(),
+            "after" => after
+                .replace(parse_u64(&value).ok_or_else(|| {
+                    bad_query("after must be an entry index (a decimal without sign)")
+                })?)
+                .is_some(),
+            "limit" => limit
+                .replace(
+                    parse_u64(&value)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| bad_query(format!("limit must be 1 to {MAX_LIMIT}")))?,
+                )
+                .is_some(),
+            other => {
+                return Err(bad_query(format!(
+                    "unknown parameter {other:?}; the parameters are address, after and limit"
+                )));
+            }
+        };
+        if repeated {
+            return Err(bad_query(format!("{name} is given twice")));
+        }
+    }
+    let address = address.ok_or_else(|| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_address",
+            "give the building's address: ?address=<text>",
+        )
+    })?;
+    Ok(Query {
+        address,
+        after,
+        limit: limit.unwrap_or(DEFAULT_LIMIT),
+    })
+}
+
+async fn installations(
+    State(state): State<PublicState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let query = parse_query(raw.as_deref())?;
+    let address_key = normalize_address(&query.address)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
+    let response = blocking(move || {
+        let store = state.store.as_ref();
+        let unparsed = state.index.catch_up(store).map_err(Problem::from_store)?;
+        if let Some(first) = unparsed.first {
+            eprintln!(
+                "doorman-server: {} public log entries are not valid public entries (the first: {first})",
+                unparsed.count
+            );
+        }
+        let cp = latest(store)?;
+        let found = state
+            .index
+            .lookup(&address_key, query.after, query.limit)
+            .map_err(Problem::from_store)?;
+        // The property keys, from their registration entries, to check embedded tokens.
+        let mut keys = std::collections::BTreeMap::new();
+        for p in &found.properties {
+            let key = read_entry(store, p.registered_at)?.and_then(|e| match e {
+                PublicEntry::PropertyRegistered { property_key, .. } => {
+                    property_key.parse::<doorman_entries::PublicKey>().ok()
+                }
+                _ => None,
+            });
+            keys.insert(p.property.clone(), key);
+        }
+        let mut entries = Vec::with_capacity(found.indexes.len());
+        for &index in &found.indexes {
+            let bytes = store
+                .entries(index, index + 1)
+                .map_err(Problem::from_store)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let entry: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let mut warnings = Vec::new();
+            match PublicEntry::parse(&bytes) {
+                Ok(parsed) => match keys.get(parsed.property()) {
+                    Some(Some(key)) => {
+                        if let Err(e) = check_tokens(&parsed, key) {
+                            warnings.push(format!("{}: {e}", parsed.entry_type()));
+                        }
+                    }
+                    _ => warnings.push(format!(
+                        "property {} has no valid property_registered entry",
+                        parsed.property()
+                    )),
+                },
+                Err(e) => warnings.push(format!("not a valid public entry: {e}")),
+            }
+            let hashes = store
+                .inclusion_proof(index, cp.size)
+                .map_err(Problem::from_store)?;
+            let proof = TlogProof::new(index, hashes, cp.note.clone(), None)
+                .map(|p| p.to_bytes())
+                .map_err(|e| Problem::from_store(e.into()))?;
+            entries.push(EntryView {
+                index,
+                entry,
+                proof: String::from_utf8_lossy(&proof).into_owned(),
+                warnings,
+            });
+        }
+        Ok(InstallationsResponse {
+            address: query.address,
+            address_key: found.address_key,
+            tree_size: cp.size,
+            checkpoint: String::from_utf8_lossy(&cp.note).into_owned(),
+            properties: found
+                .properties
+                .into_iter()
+                .map(|p| PropertyView {
+                    property: p.property,
+                    address: p.address,
+                    registered_at: p.registered_at,
+                })
+                .collect(),
+            next_after: if found.more {
+                found.indexes.last().copied()
+            } else {
+                None
+            },
+            entries,
+        })
+    })
+    .await?;
+    let json = serde_json::to_vec(&response).map_err(|e| {
+        eprintln!("doorman-server: encoding an installations response: {e}");
+        Problem::internal()
+    })?;
+    Ok(body("application/json", NO_STORE, json))
+}
+
+fn read_entry(store: &dyn LogStore, index: u64) -> Result<Option<PublicEntry>, Problem> {
+    let bytes = store
+        .entries(index, index + 1)
+        .map_err(Problem::from_store)?;
+    Ok(bytes.first().and_then(|b| PublicEntry::parse(b).ok()))
+}
