@@ -2,6 +2,8 @@
 //! serves verifies with doorman_tlog, and bad requests get problem details with stable codes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -17,22 +19,7 @@ const ORIGIN: &str = "example.test/log";
 
 /// A server on 127.0.0.1:0 in a background runtime; dropped with the process.
 fn start(store: Arc<dyn LogStore>, key: String) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            doorman_server::serve(listener, log_router(store, key), std::future::pending())
-                .await
-                .unwrap();
-        });
-    });
-    rx.recv_timeout(Duration::from_secs(10)).unwrap()
+    common::serve_on_loopback(log_router(store, key))
 }
 
 struct Got {

@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -23,23 +25,9 @@ use doorman_trust::fixture::Fixture;
 const ORIGIN: &str = "example.test/log";
 
 fn start(store: Arc<dyn LogStore>, index: Arc<PublicIndex>, key: String) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = log_router(Arc::clone(&store), key).merge(public_router(store, index));
-            doorman_server::serve(listener, app, std::future::pending())
-                .await
-                .unwrap();
-        });
-    });
-    rx.recv_timeout(Duration::from_secs(10)).unwrap()
+    common::serve_on_loopback(
+        log_router(Arc::clone(&store), key).merge(public_router(store, index)),
+    )
 }
 
 fn get(addr: SocketAddr, path_and_query: &str) -> (u16, Vec<u8>) {
