@@ -142,13 +142,18 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
         .local_addr()
         .with_context(|| format!("listening on {}", opts.listen))?;
 
-    let on_checkpoint: doorman_store::OnCheckpoint = Box::new(|cp: &StoredCheckpoint| {
+    let store_dyn: Arc<dyn LogStore> = store;
+    // The address index follows the log on its own thread: once now (the log may have grown
+    // while the server was down, or the index been deleted) and after every checkpoint, so a
+    // lookup only reads it and never waits for indexing.
+    let (index_tx, indexer) = spawn_indexer(Arc::clone(&index), Arc::clone(&store_dyn))?;
+    let on_checkpoint: doorman_store::OnCheckpoint = Box::new(move |cp: &StoredCheckpoint| {
         eprintln!(
             "doorman serve: checkpoint size {} root {}",
             cp.size, cp.root
         );
+        let _ = index_tx.send(());
     });
-    let store_dyn: Arc<dyn LogStore> = store;
     let integrator = Arc::new(
         Integrator::spawn(
             Arc::clone(&store_dyn),
@@ -190,22 +195,6 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
                 }
             }
         });
-        // Bring the address index up to date in the background (a large log takes a while;
-        // a lookup meanwhile catches up itself).
-        let (index_store, index_for_start) = (Arc::clone(&store_dyn), Arc::clone(&index));
-        tokio::task::spawn_blocking(move || {
-            match index_for_start.catch_up(index_store.as_ref()) {
-                Ok(unparsed) => {
-                    if let Some(first) = unparsed.first {
-                        eprintln!(
-                            "doorman serve: {} log entries are not valid public entries (the first: {first})",
-                            unparsed.count
-                        );
-                    }
-                }
-                Err(e) => eprintln!("doorman serve: the address index could not catch up: {e}"),
-            }
-        });
         let app = doorman_server::log_router(Arc::clone(&store_dyn), verifier)
             .merge(doorman_server::public_router(store_dyn, index));
         doorman_server::serve(listener, app, shutdown).await
@@ -217,6 +206,8 @@ pub fn run(opts: ServeOptions) -> Result<ExitCode> {
         Ok(integrator) => integrator.stop(),
         Err(shared) => drop(shared),
     }
+    // The integrator held the indexer's only sender: the indexer ends after its round.
+    let _ = indexer.join();
     result.context("serving HTTP")?;
     eprintln!("doorman serve: stopped");
     Ok(ExitCode::SUCCESS)
@@ -311,4 +302,37 @@ fn access_round(access: &AccessLogs, public: &dyn LogStore, retention: Option<Du
             Err(e) => eprintln!("doorman serve: redaction failed (retrying next round): {e}"),
         }
     }
+}
+
+/// The address indexer: catches the index up at start and at every message on the returned
+/// sender; ends when every sender is dropped.
+fn spawn_indexer(
+    index: Arc<PublicIndex>,
+    store: Arc<dyn LogStore>,
+) -> Result<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    tx.send(()).context("starting the address indexer")?;
+    let thread = std::thread::Builder::new()
+        .name("doorman-indexer".to_string())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                // Checkpoints that came in meanwhile are covered by this round.
+                while rx.try_recv().is_ok() {}
+                match index.catch_up(store.as_ref()) {
+                    Ok(unparsed) => {
+                        if let Some(first) = unparsed.first {
+                            eprintln!(
+                                "doorman serve: {} log entries are not valid public entries (the first: {first})",
+                                unparsed.count
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("doorman serve: the address index could not catch up: {e}");
+                    }
+                }
+            }
+        })
+        .context("starting the address indexer")?;
+    Ok((tx, thread))
 }

@@ -256,7 +256,8 @@ impl PublicEntry {
     /// a known type, version [`VERSION`], every member valid.
     pub fn parse(bytes: &[u8]) -> Result<PublicEntry, EntryError> {
         let entry = PublicEntry::from_json(bytes)?;
-        if entry.to_bytes()? != bytes {
+        // `from_json` validated it; encoding alone is left.
+        if entry.encode()? != bytes {
             return Err(EntryError::NotCanonical);
         }
         Ok(entry)
@@ -298,6 +299,11 @@ impl PublicEntry {
     /// The canonical bytes (see `canonical`), after [`PublicEntry::validate`].
     pub fn to_bytes(&self) -> Result<Vec<u8>, EntryError> {
         self.validate()?;
+        self.encode()
+    }
+
+    /// The canonical bytes of an entry already validated.
+    fn encode(&self) -> Result<Vec<u8>, EntryError> {
         let mut value =
             serde_json::to_value(self).map_err(|e| EntryError::BadJson(e.to_string()))?;
         if let Some(object) = value.as_object_mut() {

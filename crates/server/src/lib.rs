@@ -396,15 +396,24 @@ async fn proof(
                 ),
             ));
         }
-        let hashes = store
-            .inclusion_proof(index, cp.size)
-            .map_err(Problem::from_store)?;
-        TlogProof::new(index, hashes, cp.note, None)
-            .map(|p| p.to_bytes())
-            .map_err(|e| Problem::from_store(e.into()))
+        proof_bundle(store, index, &cp)
     })
     .await?;
     Ok(body(TEXT, NO_STORE, bundle))
+}
+
+/// The `c2sp.org/tlog-proof@v1` bundle of entry `index` (below `cp.size`) under `cp`.
+pub(crate) fn proof_bundle(
+    store: &dyn LogStore,
+    index: u64,
+    cp: &StoredCheckpoint,
+) -> Result<Vec<u8>, Problem> {
+    let hashes = store
+        .inclusion_proof(index, cp.size)
+        .map_err(Problem::from_store)?;
+    TlogProof::new(index, hashes, cp.note.clone(), None)
+        .map(|p| p.to_bytes())
+        .map_err(|e| Problem::from_store(e.into()))
 }
 
 fn bad_range(detail: impl Into<String>) -> Problem {

@@ -23,9 +23,10 @@
 //! - `entry` is the logged entry (its canonical bytes, as JSON); `proof` is a complete
 //!   `c2sp.org/tlog-proof@v1` bundle for it (index, inclusion proof, checkpoint), verifiable
 //!   alone with the log's key: nothing in the response has to be trusted.
-//! - `warnings` is what a monitor would flag: a consent or authorization whose token does not
-//!   verify under the property key registered in the log, or says something other than the
-//!   entry.
+//! - `warnings` is what a monitor reading the log in order flags (`doorman_entries::Directory`,
+//!   computed once when the entry is indexed): a consent or authorization whose token does not
+//!   verify under the property key registered before it, or says something other than the
+//!   entry; an entry before its property's registration; a re-registration under another key.
 //! - An address with no registered property gives `200` with empty `properties` and
 //!   `entries`; that is the server's word, not a proof of absence (a monitor that reads the
 //!   whole log can prove absence).
@@ -39,12 +40,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use doorman_entries::{PublicEntry, check_tokens, normalize_address};
+use doorman_entries::normalize_address;
 use doorman_store::{LogStore, PublicIndex};
-use doorman_tlog::TlogProof;
 use serde::{Deserialize, Serialize};
 
-use crate::{NO_STORE, Problem, blocking, body, latest, parse_u64};
+use crate::{NO_STORE, Problem, blocking, body, latest, parse_u64, proof_bundle};
 
 /// Most entries per page.
 pub const MAX_LIMIT: usize = 1000;
@@ -99,7 +99,10 @@ struct PublicState {
 }
 
 /// The router of the public, read-only directory endpoints (mount it beside
-/// [`log_router`](crate::log_router)).
+/// [`log_router`](crate::log_router)). It only reads `index`: whoever integrates the log
+/// catches the index up after each checkpoint (`doorman serve` does it on its own thread), so
+/// an answer may trail the newest checkpoint by one catch-up; every proof in it is under the
+/// latest checkpoint, which covers everything indexed.
 pub fn public_router(store: Arc<dyn LogStore>, index: Arc<PublicIndex>) -> Router {
     Router::new()
         .route("/public/v1/installations", get(installations))
@@ -167,64 +170,26 @@ async fn installations(
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
     let response = blocking(move || {
         let store = state.store.as_ref();
-        let unparsed = state.index.catch_up(store).map_err(Problem::from_store)?;
-        if let Some(first) = unparsed.first {
-            eprintln!(
-                "doorman-server: {} public log entries are not valid public entries (the first: {first})",
-                unparsed.count
-            );
-        }
         let cp = latest(store)?;
         let found = state
             .index
             .lookup(&address_key, query.after, query.limit)
             .map_err(Problem::from_store)?;
-        // The property keys, from their registration entries, to check embedded tokens.
-        let mut keys = std::collections::BTreeMap::new();
-        for p in &found.properties {
-            let key = read_entry(store, p.registered_at)?.and_then(|e| match e {
-                PublicEntry::PropertyRegistered { property_key, .. } => {
-                    property_key.parse::<doorman_entries::PublicKey>().ok()
-                }
-                _ => None,
-            });
-            keys.insert(p.property.clone(), key);
-        }
-        let mut entries = Vec::with_capacity(found.indexes.len());
-        for &index in &found.indexes {
+        let mut entries = Vec::with_capacity(found.entries.len());
+        for found in &found.entries {
             let bytes = store
-                .entries(index, index + 1)
+                .entries(found.index, found.index + 1)
                 .map_err(Problem::from_store)?
                 .into_iter()
                 .next()
                 .unwrap_or_default();
-            let entry: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let mut warnings = Vec::new();
-            match PublicEntry::parse(&bytes) {
-                Ok(parsed) => match keys.get(parsed.property()) {
-                    Some(Some(key)) => {
-                        if let Err(e) = check_tokens(&parsed, key) {
-                            warnings.push(format!("{}: {e}", parsed.entry_type()));
-                        }
-                    }
-                    _ => warnings.push(format!(
-                        "property {} has no valid property_registered entry",
-                        parsed.property()
-                    )),
-                },
-                Err(e) => warnings.push(format!("not a valid public entry: {e}")),
-            }
-            let hashes = store
-                .inclusion_proof(index, cp.size)
-                .map_err(Problem::from_store)?;
-            let proof = TlogProof::new(index, hashes, cp.note.clone(), None)
-                .map(|p| p.to_bytes())
-                .map_err(|e| Problem::from_store(e.into()))?;
             entries.push(EntryView {
-                index,
-                entry,
-                proof: String::from_utf8_lossy(&proof).into_owned(),
-                warnings,
+                index: found.index,
+                // Indexed entries parsed as canonical JSON when they were indexed.
+                entry: serde_json::from_slice(&bytes).unwrap_or_default(),
+                proof: String::from_utf8_lossy(&proof_bundle(store, found.index, &cp)?)
+                    .into_owned(),
+                warnings: found.warnings.clone(),
             });
         }
         Ok(InstallationsResponse {
@@ -242,7 +207,7 @@ async fn installations(
                 })
                 .collect(),
             next_after: if found.more {
-                found.indexes.last().copied()
+                found.entries.last().map(|e| e.index)
             } else {
                 None
             },
@@ -255,11 +220,4 @@ async fn installations(
         Problem::internal()
     })?;
     Ok(body("application/json", NO_STORE, json))
-}
-
-fn read_entry(store: &dyn LogStore, index: u64) -> Result<Option<PublicEntry>, Problem> {
-    let bytes = store
-        .entries(index, index + 1)
-        .map_err(Problem::from_store)?;
-    Ok(bytes.first().and_then(|b| PublicEntry::parse(b).ok()))
 }

@@ -131,9 +131,12 @@ fn a_building_sees_every_entry_about_it_with_proofs() {
         .unwrap()
         .unwrap();
 
+    // The integrating side catches the index up after each checkpoint (`doorman serve` does
+    // it on a thread); the router only reads it.
     let index = Arc::new(PublicIndex::open(dir.path()).unwrap());
+    index.catch_up(store.as_ref()).unwrap();
     let verifier = signer.verifier();
-    let addr = start(store.clone(), index, verifier.to_string());
+    let addr = start(store.clone(), Arc::clone(&index), verifier.to_string());
 
     // Another spelling of the same building.
     let got = lookup(addr, "address=12+rue+de+l%27eglise+75001+PARIS");
@@ -209,7 +212,7 @@ fn a_building_sees_every_entry_about_it_with_proofs() {
     );
     assert_eq!(page3.next_after, None);
 
-    // New entries are found after the next checkpoint, without a restart.
+    // New entries are found after the next checkpoint and catch-up, without a restart.
     store
         .append(&[decommissioned(&ours, "dev-2").to_bytes().unwrap()])
         .unwrap();
@@ -221,6 +224,7 @@ fn a_building_sees_every_entry_about_it_with_proofs() {
         )
         .unwrap()
         .unwrap();
+    index.catch_up(store.as_ref()).unwrap();
     let later = lookup(addr, "address=12+rue+de+l+eglise+75001+paris&after=6");
     assert_eq!(later.tree_size, 8);
     assert_eq!(

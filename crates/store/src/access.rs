@@ -64,7 +64,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use base64::Engine as _;
@@ -72,7 +72,7 @@ use base64::engine::general_purpose::STANDARD;
 use doorman_core::PropertyId;
 use doorman_entries::{
     AccessLeaf, AccessLeafError, EntryError, PublicEntry, SALT_LEN, Salt,
-    access_log_anchored_entry, commit,
+    access_log_anchored_entry, commitment,
 };
 use doorman_tlog::{Hash, NoteSigner, NoteVerifier, TlogProof};
 use rand::{CryptoRng, RngCore};
@@ -80,7 +80,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use zeroize::Zeroizing;
 
 use crate::error::StoreError;
-use crate::sqlite::SqliteLogStore;
+use crate::sqlite::{SqliteLogStore, lock, to_i64, to_u64};
 use crate::store::{LogStore, StoredCheckpoint, from_unix_ms, unix_ms};
 
 /// The access logs' directory in the data dir.
@@ -184,31 +184,11 @@ impl From<rusqlite::Error> for AccessLogError {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // rusqlite rolls back a transaction dropped by a panic, so the connection stays usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn io_error(path: &Path, message: String) -> AccessLogError {
     AccessLogError::Store(StoreError::Io {
         path: path.display().to_string(),
         message,
     })
-}
-
-fn to_i64(v: u64) -> Result<i64, AccessLogError> {
-    i64::try_from(v).map_err(|_| {
-        AccessLogError::Store(StoreError::BadRange {
-            start: v,
-            end: v,
-            why: "above 2^63-1".to_string(),
-        })
-    })
-}
-
-fn to_u64(v: i64, what: &str) -> Result<u64, AccessLogError> {
-    u64::try_from(v)
-        .map_err(|_| AccessLogError::Store(StoreError::Corrupt(format!("negative {what} {v}"))))
 }
 
 fn corrupt(why: String) -> AccessLogError {
@@ -515,8 +495,8 @@ impl AccessLog {
         salt: &Salt,
         now: SystemTime,
     ) -> Result<u64, AccessLogError> {
-        let leaf = commit(salt, payload)?;
-        let commitment = AccessLeaf::parse(&leaf)?.commitment;
+        let commitment = commitment(salt, payload)?;
+        let leaf = AccessLeaf { commitment }.to_bytes();
         {
             let conn = lock(&self.openings);
             let inserted = conn.execute(

@@ -7,19 +7,23 @@
 //! latest checkpoint covers, in log order, so an entry's property is always registered (or
 //! flagged) by the time it is read, exactly as a monitor reading the log would see it.
 //!
-//! Tables: `meta(indexed_size)`, `properties(property, address, address_key, registered_at)`
-//! (the latest `property_registered` per property) and `entries(idx, property, type)`.
+//! Tables: `meta(indexed_size)`, `properties(property, address, address_key, property_key,
+//! registered_at)` (the latest `property_registered` per property) and `entries(idx,
+//! property, type, warnings)`. Entries are indexed in log order through
+//! `doorman_entries::Directory`, exactly as `doorman monitor` reads them, so each entry's
+//! warnings (an embedded token that does not verify under the key registered *before* it, a
+//! re-registration under another key) are computed once, not on every lookup.
 //! Entries that do not parse as public entries (none should: the writers validate them) are
 //! counted for the caller to log, and not indexed.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
-use doorman_entries::PublicEntry;
-use rusqlite::{Connection, params};
+use doorman_entries::{Directory, PropertyRecord, PublicEntry};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
-use crate::sqlite::connect;
+use crate::sqlite::{connect, lock};
 use crate::store::{LogStore, MAX_READ_ENTRIES};
 
 /// The index's file name in the data dir.
@@ -28,25 +32,34 @@ pub const INDEX_FILE: &str = "public-index.sqlite";
 /// Entries read from the log per catch-up transaction.
 const CHUNK: u64 = 4096;
 
+/// The index's layout version, in `PRAGMA user_version`. The index is derived data: a file
+/// of another version is emptied and rebuilt from the log, never migrated.
+const LAYOUT_VERSION: i64 = 2;
+
 const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS meta (
+    DROP TABLE IF EXISTS meta;
+    DROP TABLE IF EXISTS properties;
+    DROP TABLE IF EXISTS entries;
+    CREATE TABLE meta (
         id            INTEGER PRIMARY KEY CHECK (id = 1),
         indexed_size  INTEGER NOT NULL
     );
-    INSERT OR IGNORE INTO meta (id, indexed_size) VALUES (1, 0);
-    CREATE TABLE IF NOT EXISTS properties (
+    INSERT INTO meta (id, indexed_size) VALUES (1, 0);
+    CREATE TABLE properties (
         property      TEXT PRIMARY KEY,
         address       TEXT NOT NULL,
         address_key   TEXT NOT NULL,
+        property_key  TEXT NOT NULL,
         registered_at INTEGER NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS properties_by_address ON properties (address_key);
-    CREATE TABLE IF NOT EXISTS entries (
+    CREATE INDEX properties_by_address ON properties (address_key);
+    CREATE TABLE entries (
         idx      INTEGER PRIMARY KEY,
-        property TEXT,
-        type     TEXT
+        property TEXT NOT NULL,
+        type     TEXT NOT NULL,
+        warnings TEXT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS entries_by_property ON entries (property, idx);
+    CREATE INDEX entries_by_property ON entries (property, idx);
 ";
 
 /// A registered property found by an address lookup.
@@ -59,6 +72,15 @@ pub struct IndexedProperty {
     pub registered_at: u64,
 }
 
+/// An entry about a looked-up property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedEntry {
+    pub index: u64,
+    /// What a monitor reading the log in order flags about it
+    /// (`doorman_entries::Directory::observe`), computed once when it was indexed.
+    pub warnings: Vec<String>,
+}
+
 /// What an address lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressLookup {
@@ -66,9 +88,8 @@ pub struct AddressLookup {
     pub address_key: String,
     /// Properties registered at that address.
     pub properties: Vec<IndexedProperty>,
-    /// Indexes of the entries about them, ascending, after the `after` cursor, at most
-    /// `limit`.
-    pub indexes: Vec<u64>,
+    /// The entries about them, ascending, after the `after` cursor, at most `limit`.
+    pub entries: Vec<IndexedEntry>,
     /// Whether more entries follow the last one returned.
     pub more: bool,
     /// The tree size the index covered when looked up.
@@ -91,12 +112,15 @@ pub struct PublicIndex {
     conn: Mutex<Connection>,
 }
 
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
+/// How many log entries the index covers. (rusqlite reads and writes `u64` as SQLite's
+/// signed integer and refuses negative or too large values, so corruption is an error, not
+/// a silently clamped number.)
+fn indexed(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(
+        conn.query_row("SELECT indexed_size FROM meta WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 impl PublicIndex {
@@ -104,7 +128,11 @@ impl PublicIndex {
     pub fn open(data_dir: &Path) -> Result<PublicIndex, StoreError> {
         let path = data_dir.join(INDEX_FILE);
         let conn = connect(&path)?;
-        conn.execute_batch(SCHEMA)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != LAYOUT_VERSION {
+            conn.execute_batch(SCHEMA)?;
+            conn.pragma_update(None, "user_version", LAYOUT_VERSION)?;
+        }
         Ok(PublicIndex {
             path,
             conn: Mutex::new(conn),
@@ -118,11 +146,7 @@ impl PublicIndex {
 
     /// How many log entries are indexed.
     pub fn indexed_size(&self) -> Result<u64, StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let size: i64 = conn.query_row("SELECT indexed_size FROM meta WHERE id = 1", [], |r| {
-            r.get(0)
-        })?;
-        Ok(to_u64(size))
+        indexed(&lock(&self.conn))
     }
 
     /// Indexes every entry the log's latest checkpoint covers that is not indexed yet, one
@@ -134,13 +158,9 @@ impl PublicIndex {
         let size = log.checkpoint_size()?;
         let mut unparsed = Unparsed::default();
         loop {
-            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = lock(&self.conn);
             let tx = conn.transaction()?;
-            let indexed: i64 =
-                tx.query_row("SELECT indexed_size FROM meta WHERE id = 1", [], |r| {
-                    r.get(0)
-                })?;
-            let indexed = to_u64(indexed);
+            let indexed = indexed(&tx)?;
             if indexed > size {
                 return Err(StoreError::Corrupt(format!(
                     "the address index {} covers {indexed} entries but the log has {size}; \
@@ -154,37 +174,62 @@ impl PublicIndex {
             let end = size.min(indexed + CHUNK.min(MAX_READ_ENTRIES));
             let entries = log.entries(indexed, end)?;
             for (idx, bytes) in (indexed..end).zip(entries) {
-                match PublicEntry::parse(&bytes) {
-                    Ok(entry) => {
-                        if let PublicEntry::PropertyRegistered {
-                            property,
-                            address,
-                            address_key,
-                            ..
-                        } = &entry
-                        {
-                            tx.execute(
-                                "INSERT INTO properties (property, address, address_key, registered_at)
-                                 VALUES (?1, ?2, ?3, ?4)
-                                 ON CONFLICT (property) DO UPDATE SET address = ?2,
-                                     address_key = ?3, registered_at = ?4",
-                                params![property, address, address_key, to_i64(idx)],
-                            )?;
-                        }
-                        tx.execute(
-                            "INSERT INTO entries (idx, property, type) VALUES (?1, ?2, ?3)",
-                            params![to_i64(idx), entry.property(), entry.entry_type().as_str()],
-                        )?;
-                    }
-                    Err(_) => {
-                        unparsed.count += 1;
-                        unparsed.first.get_or_insert(idx);
-                    }
+                let Ok(entry) = PublicEntry::parse(&bytes) else {
+                    unparsed.count += 1;
+                    unparsed.first.get_or_insert(idx);
+                    continue;
+                };
+                // What a monitor reading the log in order sees: the property as registered
+                // before this entry, the entry checked against it, the registration updated.
+                let property = entry.property().to_string();
+                let mut directory = Directory::default();
+                if let Some(record) = tx
+                    .query_row(
+                        "SELECT address, address_key, property_key, registered_at
+                         FROM properties WHERE property = ?1",
+                        [&property],
+                        |r| {
+                            Ok(PropertyRecord {
+                                address: r.get(0)?,
+                                address_key: r.get(1)?,
+                                property_key: r.get(2)?,
+                                registered_at: r.get(3)?,
+                            })
+                        },
+                    )
+                    .optional()?
+                {
+                    directory.properties.insert(property.clone(), record);
                 }
+                let seen = directory.observe(idx, &entry);
+                if let (PublicEntry::PropertyRegistered { .. }, Some(record)) =
+                    (&entry, directory.properties.get(&property))
+                {
+                    tx.execute(
+                        "INSERT INTO properties
+                             (property, address, address_key, property_key, registered_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (property) DO UPDATE SET address = ?2, address_key = ?3,
+                             property_key = ?4, registered_at = ?5",
+                        params![
+                            property,
+                            record.address,
+                            record.address_key,
+                            record.property_key,
+                            record.registered_at
+                        ],
+                    )?;
+                }
+                let warnings = serde_json::to_string(&seen.warnings)
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO entries (idx, property, type, warnings) VALUES (?1, ?2, ?3, ?4)",
+                    params![idx, property, entry.entry_type().as_str(), warnings],
+                )?;
             }
             tx.execute(
                 "UPDATE meta SET indexed_size = ?1 WHERE id = 1",
-                params![to_i64(end)],
+                params![end],
             )?;
             tx.commit()?;
         }
@@ -201,11 +246,8 @@ impl PublicIndex {
         limit: usize,
     ) -> Result<AddressLookup, StoreError> {
         let address_key = address_key.to_string();
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let indexed: i64 =
-            conn.query_row("SELECT indexed_size FROM meta WHERE id = 1", [], |r| {
-                r.get(0)
-            })?;
+        let conn = lock(&self.conn);
+        let indexed_size = indexed(&conn)?;
         let mut stmt = conn.prepare_cached(
             "SELECT property, address, registered_at FROM properties
              WHERE address_key = ?1 ORDER BY property",
@@ -215,34 +257,41 @@ impl PublicIndex {
                 Ok(IndexedProperty {
                     property: r.get(0)?,
                     address: r.get(1)?,
-                    registered_at: to_u64(r.get(2)?),
+                    registered_at: r.get(2)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut indexes = Vec::new();
+        let mut entries = Vec::new();
         let fetch = limit.saturating_add(1);
-        let start = after.map_or(-1, to_i64);
         let mut stmt = conn.prepare_cached(
-            "SELECT idx FROM entries WHERE property = ?1 AND idx > ?2 ORDER BY idx LIMIT ?3",
+            "SELECT idx, warnings FROM entries WHERE property = ?1 AND (?2 IS NULL OR idx > ?2)
+             ORDER BY idx LIMIT ?3",
         )?;
         for p in &properties {
             let rows = stmt
                 .query_map(
-                    params![p.property, start, i64::try_from(fetch).unwrap_or(i64::MAX)],
-                    |r| r.get::<_, i64>(0),
+                    params![p.property, after, i64::try_from(fetch).unwrap_or(i64::MAX)],
+                    |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)),
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            indexes.extend(rows.into_iter().map(to_u64));
+            for (idx, warnings) in rows {
+                entries.push(IndexedEntry {
+                    index: idx,
+                    warnings: serde_json::from_str(&warnings).map_err(|e| {
+                        StoreError::Corrupt(format!("warnings of entry {idx} in the index: {e}"))
+                    })?,
+                });
+            }
         }
-        indexes.sort_unstable();
-        let more = indexes.len() > limit;
-        indexes.truncate(limit);
+        entries.sort_unstable_by_key(|e| e.index);
+        let more = entries.len() > limit;
+        entries.truncate(limit);
         Ok(AddressLookup {
             address_key,
             properties,
-            indexes,
+            entries,
             more,
-            indexed_size: to_u64(indexed),
+            indexed_size,
         })
     }
 }

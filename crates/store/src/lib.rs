@@ -85,7 +85,7 @@ pub use access::{
     property_dir_name, property_from_dir_name,
 };
 pub use error::StoreError;
-pub use index::{AddressLookup, INDEX_FILE, IndexedProperty, PublicIndex, Unparsed};
+pub use index::{AddressLookup, INDEX_FILE, IndexedEntry, IndexedProperty, PublicIndex, Unparsed};
 pub use integrator::{Clock, Integrator, IntegratorConfig, OnCheckpoint};
 pub use sequencer::{Sequencer, SequencerConfig};
 pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteLogStore};

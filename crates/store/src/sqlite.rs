@@ -68,13 +68,13 @@ pub struct SqliteLogStore {
     known_size: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave a transaction open: rusqlite rolls back a
     // dropped transaction. So the connection is still usable.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn to_i64(v: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::BadRange {
         start: v,
         end: v,
@@ -82,7 +82,7 @@ fn to_i64(v: u64) -> Result<i64, StoreError> {
     })
 }
 
-fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
+pub(crate) fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what} {v}")))
 }
 
