@@ -1,35 +1,27 @@
 //! Files the CLI reads and writes: private keys (0600, never overwritten, never too open),
 //! tokens (a path or `-` for stdin) and outputs.
 
-use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use doorman_trust::{SecretKey, token};
 use zeroize::Zeroizing;
 
-/// Creates `path` with mode 0600 and writes `data`; refuses if it exists.
+/// Creates `path` with mode 0600 and writes `data`, crash-safely
+/// (`doorman_store::write_new_private_file`); refuses if it exists.
 pub fn write_new_private_file(path: &Path, data: &[u8]) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow!(
-                    "{} already exists; refusing to overwrite a key (choose another --out)",
-                    path.display()
-                )
-            } else {
-                anyhow!("creating {}: {e}", path.display())
-            }
-        })?;
-    f.write_all(data)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
+    doorman_store::write_new_private_file(path, data).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow!(
+                "{} already exists; refusing to overwrite a key (choose another --out)",
+                path.display()
+            )
+        } else {
+            anyhow!("writing {}: {e}", path.display())
+        }
+    })
 }
 
 /// Reads a private file (at most 4 KiB: key files are small), refusing one that others can

@@ -62,7 +62,6 @@
 //! properties will want to close idle ones (not done yet).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -334,40 +333,13 @@ impl AccessKey {
                 let key = AccessKey::generate(rng)?;
                 let mut text = Zeroizing::new(key.signer(&name)?.private_key_string().to_string());
                 text.push('\n');
-                write_new_private_file(&dir, &path, text.as_bytes())?;
+                crate::files::write_new_private_file(&path, text.as_bytes())
+                    .map_err(|e| io_error(&path, format!("cannot create: {e}")))?;
                 Ok((key, true))
             }
             Err(e) => Err(key_error(format!("cannot read it: {e}"))),
         }
     }
-}
-
-/// Writes a new file readable by its owner only: to a temporary file first, synced, then
-/// linked in place (which fails if the file exists: a key is never overwritten), then the
-/// directory is synced. A crash leaves either no key file or a whole one.
-fn write_new_private_file(dir: &Path, path: &Path, data: &[u8]) -> Result<(), AccessLogError> {
-    let tmp = dir.join(format!("{ACCESS_KEY_FILE}.tmp"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(&tmp)
-        .map_err(|e| io_error(&tmp, format!("cannot create: {e}")))?;
-    file.write_all(data)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io_error(&tmp, format!("cannot write: {e}")))?;
-    drop(file);
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    linked.map_err(|e| io_error(path, format!("cannot create: {e}")))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 fn connect_openings(path: &Path) -> Result<Connection, AccessLogError> {

@@ -73,6 +73,7 @@
 
 mod access;
 mod error;
+mod files;
 mod index;
 mod integrator;
 mod sequencer;
@@ -85,6 +86,7 @@ pub use access::{
     property_dir_name, property_from_dir_name,
 };
 pub use error::StoreError;
+pub use files::write_new_private_file;
 pub use index::{AddressLookup, INDEX_FILE, IndexedEntry, IndexedProperty, PublicIndex, Unparsed};
 pub use integrator::{Clock, Integrator, IntegratorConfig, OnCheckpoint};
 pub use sequencer::{Sequencer, SequencerConfig};

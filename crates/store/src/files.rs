@@ -1,0 +1,58 @@
+//! Private files written crash-safely: key files of the logs, the CLI's keys.
+
+use std::io::Write as _;
+use std::path::Path;
+
+/// Writes a new file readable by its owner only (mode 0600): to `<path>.tmp` first, synced,
+/// then linked in place — which fails with `AlreadyExists` if `path` exists, so a key is never
+/// overwritten — then the directory is synced. A crash leaves either no file at `path` or a
+/// whole one (never a truncated key that would stop the next start).
+pub fn write_new_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = dir.join(tmp_name);
+    // A leftover of a crash: it was never linked, so nothing refers to it.
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let written = file.write_all(data).and_then(|()| file.sync_all());
+    drop(file);
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn writes_once_owner_only_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.key");
+        // A leftover temporary of an earlier crash is ignored.
+        std::fs::write(dir.path().join("k.key.tmp"), b"half").unwrap();
+        write_new_private_file(&path, b"secret\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"secret\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let e = write_new_private_file(&path, b"other\n").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"secret\n");
+        assert!(!dir.path().join("k.key.tmp").exists());
+    }
+}
