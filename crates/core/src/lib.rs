@@ -5,7 +5,9 @@
 //! tested at a chosen instant (see ARCHITECTURE.md, "Invariants").
 
 pub mod ids;
+pub mod policy;
 pub mod reason;
+pub mod roles;
 pub mod schedule;
 pub mod service;
 pub mod usage;
@@ -14,7 +16,9 @@ pub use ids::{
     CarrierId, DeliveryRef, DeviceId, DoorId, IdError, InstallerId, OrgId, PropertyId, RequestId,
     UnitId,
 };
+pub use policy::{Action, Actor, Membership, Refusal, Scope, authorize};
 pub use reason::DenyReason;
+pub use roles::{OrgKind, Role, UnknownName};
 pub use schedule::{LocalSlot, ScheduleError, WeeklySchedule};
 pub use service::ServiceSwitch;
 pub use usage::{UsageLedger, UsageLimits};

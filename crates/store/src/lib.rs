@@ -72,6 +72,7 @@
 //! [`Clock`] (the binary's one clock read), and intervals are waited with channel timeouts.
 
 mod access;
+pub mod control;
 mod error;
 mod files;
 mod index;
@@ -85,6 +86,7 @@ pub use access::{
     AnchorRecord, AnchorReport, Anchored, MAX_ACCESS_READ, OPENINGS_FILE, Opening, access_origin,
     property_dir_name, property_from_dir_name,
 };
+pub use control::{ControlError, SqliteStore, Store};
 pub use error::StoreError;
 pub use files::write_new_private_file;
 pub use index::{AddressLookup, INDEX_FILE, IndexedEntry, IndexedProperty, PublicIndex, Unparsed};

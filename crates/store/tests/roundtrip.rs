@@ -294,7 +294,7 @@ fn sequencer_and_integrator_under_concurrency() {
 }
 
 fn tlog_tiny() -> Option<PathBuf> {
-    doorman_testkit::testdata("tlog-tiny")
+    doorman_testdata::testdata("tlog-tiny")
 }
 
 /// The 15 entries of tlog-tiny, appended one at a time and integrated after each, give the

@@ -100,7 +100,7 @@ fn relative(base: &Path, path: &Path) -> String {
 
 #[test]
 fn inclusion_vectors() {
-    let Some(base) = doorman_testkit::testdata("merkle") else {
+    let Some(base) = doorman_testdata::testdata("merkle") else {
         return;
     };
     let files = json_files(&base.join("inclusion"));
@@ -132,7 +132,7 @@ fn inclusion_vectors() {
 
 #[test]
 fn consistency_vectors() {
-    let Some(base) = doorman_testkit::testdata("merkle") else {
+    let Some(base) = doorman_testdata::testdata("merkle") else {
         return;
     };
     let files = json_files(&base.join("consistency"));
@@ -180,7 +180,7 @@ fn equal_sizes_with_equal_32_byte_roots_and_empty_proof_verify() {
 /// well-formed negative case is refused by verification, not by parsing.
 #[test]
 fn well_formed_negative_inclusion_cases_fail_in_verification() {
-    let Some(base) = doorman_testkit::testdata("merkle") else {
+    let Some(base) = doorman_testdata::testdata("merkle") else {
         return;
     };
     for file in json_files(&base.join("inclusion")) {

@@ -32,7 +32,7 @@ struct Tiny {
 }
 
 fn tiny() -> Option<Tiny> {
-    let dir = doorman_testkit::testdata("tlog-tiny")?;
+    let dir = doorman_testdata::testdata("tlog-tiny")?;
     let keys = std::fs::read_to_string(dir.join("KEYS")).unwrap();
     let field = |prefix: &str| {
         keys.lines()

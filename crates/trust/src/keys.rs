@@ -220,6 +220,11 @@ impl SecretKey {
         PublicKey::from_signing(&self.0)
     }
 
+    /// The 32-byte seed (to seal a custodial key; wiped when dropped).
+    pub fn to_seed(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(self.0.to_bytes())
+    }
+
     /// Signs `msg` (Ed25519, deterministic).
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.0.sign(msg).to_bytes()

@@ -11,6 +11,7 @@
 
 pub mod authorization;
 pub mod consent;
+pub mod custody;
 pub mod door;
 pub mod fixture;
 pub mod fuzzing;
@@ -18,16 +19,19 @@ pub mod inspect;
 pub mod keys;
 pub mod pass;
 pub mod possession;
+pub mod state;
 pub mod token;
 
 pub use authorization::{
     AuthorizationSpec, VerifiedAuthorization, read_authorization, sign_authorization,
 };
 pub use consent::{ConsentError, ConsentSpec, VerifiedConsent, read_consent, sign_consent};
+pub use custody::{Kek, SealError};
 pub use door::{
     Decision, Denial, DoorDevice, DoorPolicy, DoorState, Entry, Presentation, Revocations, decide,
 };
 pub use keys::{BadSignature, KeyError, PublicKey, SecretKey};
 pub use pass::{AuthorizationCache, PassSpec, VerifiedPass, mint_pass, verify_pass};
 pub use possession::{Challenge, PossessionProof};
+pub use state::{RevocationList, ServiceState, StateError};
 pub use token::TokenError;

@@ -58,7 +58,7 @@ struct Validation {
 
 /// The sample folder, or `None` (after a note) when it is missing outside CI; a failure on CI.
 fn samples_dir() -> Option<PathBuf> {
-    doorman_testkit::testdata("biscuit-samples")
+    doorman_testdata::testdata("biscuit-samples")
 }
 
 fn load_samples(dir: &Path) -> Samples {

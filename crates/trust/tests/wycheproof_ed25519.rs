@@ -74,7 +74,7 @@ impl fmt::Display for Verdict {
 
 /// The vector file, or `None` (after a note) when it is missing outside CI; a failure on CI.
 fn vector_file() -> Option<PathBuf> {
-    doorman_testkit::testdata("ed25519").map(|d| d.join("wycheproof_ed25519_test.json"))
+    doorman_testdata::testdata("ed25519").map(|d| d.join("wycheproof_ed25519_test.json"))
 }
 
 fn judge(pk: &[u8], msg: &[u8], sig: &[u8]) -> Verdict {

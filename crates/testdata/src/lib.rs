@@ -1,5 +1,5 @@
-//! Test support shared by every crate's tests. Later issues grow it into the in-process
-//! system (server on port 0, embedded broker, fake clock, fake relay) STYLE.md describes.
+//! The public test vectors under `../shared/testdata`, shared by every crate's tests. (The
+//! in-process system for scenario tests is `doorman-testkit`.)
 
 use std::path::{Path, PathBuf};
 
