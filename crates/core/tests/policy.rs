@@ -2,6 +2,8 @@
 //! over random actors (any memberships in a small universe of organisations, kinds, roles and
 //! properties) and random scopes.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use doorman_core::policy::{Action, Actor, Membership, Refusal, Scope, authorize};
 use doorman_core::{OrgId, OrgKind, PropertyId, Role};
 use proptest::prelude::*;
