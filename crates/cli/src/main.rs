@@ -77,8 +77,9 @@ enum Command {
     /// Play the door device: decide a pass offline.
     #[command(subcommand)]
     Door(DoorCmd),
-    /// Serve the public log over HTTP (C2SP tlog-tiles, proofs) from a data dir.
-    Serve(ServeArgs),
+    /// Run the server: the control-plane API, the public log (C2SP tlog-tiles, proofs), the
+    /// address lookup and the access logs, from a data dir (SQLite, no other service).
+    Serve(serve::ServeArgs),
     /// Check a public log from the outside, or append to one's own.
     #[command(subcommand)]
     Log(LogCmd),
@@ -126,30 +127,6 @@ struct MonitorArgs {
     /// Time between polls of the checkpoint: seconds, or a duration like 500ms or 5m.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_poll_interval)]
     interval: std::time::Duration,
-}
-
-#[derive(Debug, Args)]
-struct ServeArgs {
-    /// Holds log.sqlite and the log's private key log.key (both created on first start).
-    #[arg(long, value_name = "DIR")]
-    data_dir: PathBuf,
-    /// Where to listen (plain HTTP; put a TLS proxy in front).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8470")]
-    listen: String,
-    /// The log's origin (checkpoint origin line and key name), fixed at first start when
-    /// log.key is created; default "<listen address>/log". Later starts read it from log.key.
-    #[arg(long, value_name = "NAME")]
-    origin: Option<String>,
-    /// How often to integrate new entries and sign a checkpoint.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
-    checkpoint_interval: std::time::Duration,
-    /// How often every property's access log is checkpointed and anchored in the public log.
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_interval)]
-    anchor_interval: std::time::Duration,
-    /// How long access-event payloads are kept before they are redacted (kept forever if
-    /// absent), e.g. 2160h for 90 days.
-    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
-    access_retention: Option<std::time::Duration>,
 }
 
 // Parsed once per process, like `Command`.
@@ -455,7 +432,7 @@ fn parse_duration(s: &str) -> Result<SignedDuration, String> {
         .map_err(|e| format!("{e}; write durations like 2h, 90m or 1h30m"))
 }
 
-fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     let d = parse_duration(s)?;
     std::time::Duration::try_from(d)
         .ok()
@@ -505,14 +482,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             property_pub,
         }) => token_inspect(&token, json, property_pub),
         Command::Door(DoorCmd::Check(a)) => door_check(a),
-        Command::Serve(a) => serve::run(serve::ServeOptions {
-            data_dir: a.data_dir,
-            listen: a.listen,
-            origin: a.origin,
-            checkpoint_interval: a.checkpoint_interval,
-            anchor_interval: a.anchor_interval,
-            access_retention: a.access_retention,
-        }),
+        Command::Serve(a) => serve::run(a),
         Command::Log(LogCmd::Verify(a)) => verify::run(verify::VerifyOptions {
             url: a.url,
             key: a.key,

@@ -1,338 +1,273 @@
-//! `doorman serve`: the public log over HTTP (doorman_server's routers: the tlog-tiles log and
-//! the public address lookup) on the SQLite store under the data dir, with the integrator
-//! signing checkpoints.
-//!
-//! The data dir holds `log.sqlite` (doorman_store), `public-index.sqlite` (the address index,
-//! derived from the log: delete it to rebuild) and `log.key`, the log's signed-note
-//! private key (`PRIVATE+KEY+<origin>+<key id>+<base64>` and a newline, mode 0600). The key is
-//! generated on first start and never overwritten; its name is the log's origin, so the origin
-//! is fixed at first start: `--origin`, or `<listen address>/log` by default.
+//! `doorman serve`: the whole server (`doorman_server::start`) from one configuration,
+//! layered: built-in defaults, then the TOML file (`--config` / `DOORMAN_CONFIG`), then
+//! `DOORMAN_*` environment variables, then flags. Unknown keys in the file and unknown
+//! `DOORMAN_*` variables are errors, so a typo never silently falls back to a default.
+//! The commented example is `doorman.example.toml` at the repository's root.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
-use doorman_store::{
-    AccessKey, AccessLogs, Integrator, IntegratorConfig, LogStore, PublicIndex, SqliteLogStore,
-    StoreError, StoredCheckpoint,
-};
-use doorman_tlog::NoteSigner;
-use zeroize::Zeroizing;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use doorman_server::{ServerConfig, start};
+use serde::Deserialize;
 
 use crate::clock;
-use crate::files::{read_private_file, write_new_private_file};
 
-/// The log's private key file in the data dir.
-pub const KEY_FILE: &str = "log.key";
+/// Every `DOORMAN_*` variable the binary reads (the server's and the API client's).
+pub const KNOWN_ENV: &[&str] = &[
+    "DOORMAN_CONFIG",
+    "DOORMAN_DATA_DIR",
+    "DOORMAN_LISTEN",
+    "DOORMAN_ORIGIN",
+    "DOORMAN_PUBLIC_URL",
+    "DOORMAN_CHECKPOINT_INTERVAL",
+    "DOORMAN_ANCHOR_INTERVAL",
+    "DOORMAN_ACCESS_RETENTION",
+    "DOORMAN_MASTER_KEY_FILE",
+    "DOORMAN_OPEN_SIGNUP",
+    "DOORMAN_SESSION_TTL",
+    "DOORMAN_URL",
+    "DOORMAN_TOKEN",
+    "DOORMAN_CREDENTIALS",
+];
 
-/// What `doorman serve` was asked.
-#[derive(Debug)]
-pub struct ServeOptions {
-    pub data_dir: PathBuf,
-    pub listen: String,
-    pub origin: Option<String>,
-    pub checkpoint_interval: Duration,
+/// `doorman serve`'s flags. Each can also be set by its `DOORMAN_*` variable or in the file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (see doorman.example.toml).
+    #[arg(long, value_name = "FILE", env = "DOORMAN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Holds the databases and keys (created on first start). Default ./doorman-data.
+    #[arg(long, value_name = "DIR", env = "DOORMAN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where to listen (plain HTTP; put a TLS proxy in front). Default 127.0.0.1:8470.
+    #[arg(long, value_name = "ADDR", env = "DOORMAN_LISTEN")]
+    listen: Option<String>,
+    /// The public log's origin (checkpoint origin line and key name), fixed at first start
+    /// when log.key is created; default "<listen address>/log".
+    #[arg(long, value_name = "NAME", env = "DOORMAN_ORIGIN")]
+    origin: Option<String>,
+    /// The URL people and machines reach the server at (an https:// URL marks the session
+    /// cookie Secure).
+    #[arg(long, value_name = "URL", env = "DOORMAN_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// How often to integrate new log entries and sign a checkpoint. Default 1s.
+    #[arg(long, value_name = "DURATION", env = "DOORMAN_CHECKPOINT_INTERVAL", value_parser = crate::parse_interval)]
+    checkpoint_interval: Option<Duration>,
     /// How often every property's access log is checkpointed and anchored in the public log.
-    pub anchor_interval: Duration,
-    /// How long access-event payloads are kept before redaction (`None`: forever).
-    pub access_retention: Option<Duration>,
+    /// Default 1h.
+    #[arg(long, value_name = "DURATION", env = "DOORMAN_ANCHOR_INTERVAL", value_parser = crate::parse_interval)]
+    anchor_interval: Option<Duration>,
+    /// How long access-event payloads are kept before they are redacted (kept forever if
+    /// absent), e.g. 2160h for 90 days.
+    #[arg(long, value_name = "DURATION", env = "DOORMAN_ACCESS_RETENTION", value_parser = crate::parse_interval)]
+    access_retention: Option<Duration>,
+    /// The key-encryption key of custodial keys (64 hex digits, mode 0600). Default
+    /// <data dir>/master.key, generated at first start with a warning.
+    #[arg(long, value_name = "FILE", env = "DOORMAN_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// Whether anyone may sign up a property, installer or carrier organisation. Default true.
+    #[arg(long, value_name = "BOOL", env = "DOORMAN_OPEN_SIGNUP")]
+    open_signup: Option<bool>,
+    /// How long a signed-in session lasts. Default 12h.
+    #[arg(long, value_name = "DURATION", env = "DOORMAN_SESSION_TTL", value_parser = crate::parse_interval)]
+    session_ttl: Option<Duration>,
 }
 
-/// Reads `DIR/log.key`, or creates it for `origin` if there is none. Returns the signer and
-/// whether it was created now.
-pub fn load_or_create_key(
-    data_dir: &Path,
-    origin: &str,
-    explicit: bool,
-) -> Result<(NoteSigner, bool)> {
-    let path = data_dir.join(KEY_FILE);
-    match std::fs::metadata(&path) {
-        Ok(_) => {
-            let text = read_private_file(&path, "the log key")?;
-            let signer = NoteSigner::parse(text.trim_end())
-                .with_context(|| format!("in {}", path.display()))?;
-            if explicit && signer.name() != origin {
-                bail!(
-                    "--origin is {origin:?} but the log in {} has origin {:?} (the name of its key \
-                     {}); a log's origin never changes: drop --origin or use another --data-dir",
-                    data_dir.display(),
-                    signer.name(),
-                    path.display()
-                );
-            }
-            Ok((signer, false))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut seed = Zeroizing::new([0u8; 32]);
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, seed.as_mut_slice());
-            let signer = NoteSigner::from_seed(origin, &seed).with_context(|| {
-                format!("{origin:?} cannot be a log origin (no spaces, '+' or control characters)")
-            })?;
-            let mut text = Zeroizing::new(signer.private_key_string().to_string());
-            text.push('\n');
-            write_new_private_file(&path, text.as_bytes())?;
-            Ok((signer, true))
-        }
-        Err(e) => Err(anyhow!("reading the log key {}: {e}", path.display())),
+/// The configuration file. Every key is optional; unknown keys are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    origin: Option<String>,
+    public_url: Option<String>,
+    checkpoint_interval: Option<String>,
+    anchor_interval: Option<String>,
+    access_retention: Option<String>,
+    master_key_file: Option<PathBuf>,
+    open_signup: Option<bool>,
+    session_ttl: Option<String>,
+}
+
+fn file_duration(v: Option<&str>, key: &str, file: &Path) -> Result<Option<Duration>> {
+    v.map(|s| {
+        crate::parse_interval(s).map_err(|e| anyhow::anyhow!("{}: {key}: {e}", file.display()))
+    })
+    .transpose()
+}
+
+/// Refuses `DOORMAN_*` variables no part of the binary reads (a typo would silently do
+/// nothing).
+pub fn check_env() -> Result<()> {
+    let unknown: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("DOORMAN_") && !KNOWN_ENV.contains(&k.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "unknown environment variable{} {}; doorman reads {}",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown.join(", "),
+            KNOWN_ENV.join(", ")
+        );
     }
+    Ok(())
+}
+
+/// The server's configuration: flags and environment over the file over defaults.
+pub fn resolve(args: ServeArgs) -> Result<ServerConfig> {
+    check_env()?;
+    let (file, path) = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading the configuration {}", p.display()))?;
+            let parsed: FileConfig =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            (parsed, p.clone())
+        }
+        None => (FileConfig::default(), PathBuf::new()),
+    };
+    let data_dir = args
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("doorman-data"));
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8470".to_string());
+    let mut config = ServerConfig::new(data_dir, listen);
+    config.origin = args.origin.or(file.origin);
+    if let Some(d) = args.checkpoint_interval.or(file_duration(
+        file.checkpoint_interval.as_deref(),
+        "checkpoint_interval",
+        &path,
+    )?) {
+        config.checkpoint_interval = d;
+    }
+    if let Some(d) = args.anchor_interval.or(file_duration(
+        file.anchor_interval.as_deref(),
+        "anchor_interval",
+        &path,
+    )?) {
+        config.anchor_interval = d;
+    }
+    config.access_retention = args.access_retention.or(file_duration(
+        file.access_retention.as_deref(),
+        "access_retention",
+        &path,
+    )?);
+    config.master_key_file = args.master_key_file.or(file.master_key_file);
+    if let Some(b) = args.open_signup.or(file.open_signup) {
+        config.api.open_signup = b;
+    }
+    if let Some(d) = args.session_ttl.or(file_duration(
+        file.session_ttl.as_deref(),
+        "session_ttl",
+        &path,
+    )?) {
+        config.api.session_ttl = d;
+    }
+    if let Some(url) = args.public_url.or(file.public_url) {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("public_url {url:?} must start with http:// or https://");
+        }
+        config.api.secure_cookies = url.starts_with("https://");
+    }
+    Ok(config)
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-pub fn run(opts: ServeOptions) -> Result<ExitCode> {
-    let explicit = opts.origin.is_some();
-    let origin = opts
-        .origin
-        .clone()
-        .unwrap_or_else(|| format!("{}/log", opts.listen));
-    let store = Arc::new(
-        SqliteLogStore::open(&opts.data_dir)
-            .with_context(|| format!("opening the log store in {}", opts.data_dir.display()))?,
-    );
-    let index =
-        Arc::new(PublicIndex::open(&opts.data_dir).with_context(|| {
-            format!("opening the address index in {}", opts.data_dir.display())
-        })?);
-    let (signer, created) = load_or_create_key(&opts.data_dir, &origin, explicit)?;
-    let origin = signer.name().to_string();
-    let verifier = signer.verifier().to_string();
-    if let Some(cp) = store
-        .latest_checkpoint()
-        .context("reading the latest checkpoint")?
-        && cp.origin != origin
-    {
-        bail!(
-            "the store in {} holds checkpoints of origin {:?}, but {KEY_FILE} is for {origin:?}",
-            opts.data_dir.display(),
-            cp.origin
-        );
-    }
-    let (access_key, access_key_created) =
-        AccessKey::load_or_create(&opts.data_dir, &origin, &mut rand::rngs::OsRng)
-            .context("loading the access-log key")?;
-    if access_key_created {
-        eprintln!(
-            "doorman serve: created the access-log key {} (back it up with {KEY_FILE})",
-            opts.data_dir
-                .join(doorman_store::ACCESS_DIR)
-                .join(doorman_store::ACCESS_KEY_FILE)
-                .display()
-        );
-    }
-    let access = Arc::new(
-        AccessLogs::open(&opts.data_dir, &origin, access_key).context("opening the access logs")?,
-    );
-    if created {
-        eprintln!(
-            "doorman serve: created the log key {} for origin {origin}",
-            opts.data_dir.join(KEY_FILE).display()
-        );
-        eprintln!("doorman serve: the log's verifier key (give it to verifiers): {verifier}");
-    }
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(&opts.listen))
-        .with_context(|| format!("listening on {}", opts.listen))?;
-    let local = listener
-        .local_addr()
-        .with_context(|| format!("listening on {}", opts.listen))?;
-
-    let store_dyn: Arc<dyn LogStore> = store;
-    // The address index follows the log on its own thread: once now (the log may have grown
-    // while the server was down, or the index been deleted) and after every checkpoint, so a
-    // lookup only reads it and never waits for indexing.
-    let (index_tx, indexer) = spawn_indexer(Arc::clone(&index), Arc::clone(&store_dyn))?;
-    let on_checkpoint: doorman_store::OnCheckpoint = Box::new(move |cp: &StoredCheckpoint| {
-        eprintln!(
-            "doorman serve: checkpoint size {} root {}",
-            cp.size, cp.root
-        );
-        let _ = index_tx.send(());
-    });
-    let integrator = Arc::new(
-        Integrator::spawn(
-            Arc::clone(&store_dyn),
-            signer,
-            origin.clone(),
-            IntegratorConfig {
-                interval: opts.checkpoint_interval,
-            },
-            Arc::new(clock::system_now),
-            Some(on_checkpoint),
-        )
-        .context("starting the integrator")?,
-    );
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let config = resolve(args)?;
+    let data_dir = config.data_dir.clone();
     // Watch the signals before saying we are up: a SIGTERM sent right after "listening" must
     // stop the server cleanly, not kill it with the default action.
-    let shutdown = {
-        let _in_runtime = runtime.enter();
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal watcher")?;
+    let mut shutdown = {
+        let _in_runtime = signals.enter();
         shutdown_signal()?
     };
-    eprintln!("doorman serve: log {origin}, key {verifier}");
-    eprintln!("doorman serve: listening on http://{local}/log");
+    let running = start(
+        config,
+        std::sync::Arc::new(clock::system_now),
+        clock::monotonic,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let info = running.info.clone();
+    if info.log_key_created {
+        eprintln!(
+            "doorman serve: created the log key {} for origin {}",
+            data_dir.join(doorman_server::LOG_KEY_FILE).display(),
+            info.origin
+        );
+        eprintln!(
+            "doorman serve: the log's verifier key (give it to verifiers): {}",
+            info.verifier_key
+        );
+    }
+    if let Some(path) = &info.master_key_created {
+        eprintln!(
+            "doorman serve: WARNING: no master key file was configured; generated {} (mode 0600). \
+             It encrypts every custodial property and carrier key: back it up apart from the \
+             data dir, or set DOORMAN_MASTER_KEY_FILE to a key kept elsewhere.",
+            path.display()
+        );
+    }
+    eprintln!(
+        "doorman serve: log {}, key {}",
+        info.origin, info.verifier_key
+    );
+    eprintln!(
+        "doorman serve: API at http://{}/api/v1 (OpenAPI: /api/v1/openapi.json)",
+        info.addr
+    );
+    if let Some(code) = &info.setup_code {
+        eprintln!(
+            "doorman serve: no operator account yet. Create it once, with this one-time code \
+             (a new one is printed at every start until then):\n  \
+             doorman setup --url http://{} --code {code} --email you@example.org --name 'Your Name' --org 'Operator'",
+            info.addr
+        );
+    }
+    eprintln!("doorman serve: listening on http://{}/log", info.addr);
 
-    let keeper = AccessKeeper::spawn(
-        Arc::clone(&access),
-        Arc::clone(&store_dyn),
-        opts.anchor_interval,
-        opts.access_retention,
-    )?;
-    let watched = Arc::clone(&integrator);
-    let interval = opts.checkpoint_interval;
-    let result = runtime.block_on(async move {
-        // The integrator keeps its last error; report it (it retries every interval).
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval.max(Duration::from_millis(100)));
-            loop {
-                tick.tick().await;
-                if let Some(e) = watched.last_error() {
-                    eprintln!("doorman serve: integration failed (retrying): {e}");
+    let result = signals.block_on(async {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = tick.tick() => {
+                    if let Some(e) = running.integration_error() {
+                        eprintln!("doorman serve: integration failed (retrying): {e}");
+                    }
                 }
             }
-        });
-        let app = doorman_server::log_router(Arc::clone(&store_dyn), verifier)
-            .merge(doorman_server::public_router(store_dyn, index));
-        doorman_server::serve(listener, app, shutdown).await
+        }
+        Ok::<(), anyhow::Error>(())
     });
-    // Stop the error watcher, then the integrator (an integration under way finishes first).
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    keeper.stop();
-    match Arc::try_unwrap(integrator) {
-        Ok(integrator) => integrator.stop(),
-        Err(shared) => drop(shared),
-    }
-    // The integrator held the indexer's only sender: the indexer ends after its round.
-    let _ = indexer.join();
-    result.context("serving HTTP")?;
+    result?;
+    running.stop().context("serving HTTP")?;
     eprintln!("doorman serve: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
 /// Installs the SIGINT (Ctrl-C) and SIGTERM handlers now and returns a future that completes
 /// on either. Must run inside the runtime.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+fn shutdown_signal() -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("watching SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("watching SIGINT")?;
-    Ok(async move {
+    Ok(Box::pin(async move {
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
         eprintln!("doorman serve: shutting down");
-    })
-}
-
-/// The thread that, every anchor interval, checkpoints every property's access log, anchors
-/// each one that grew in the public log (`access_log_anchored`, appended durably to the public
-/// store; the integrator publishes it with the next checkpoint), and redacts access-event
-/// payloads older than the retention period.
-struct AccessKeeper {
-    stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl AccessKeeper {
-    fn spawn(
-        access: Arc<AccessLogs>,
-        public: Arc<dyn LogStore>,
-        interval: Duration,
-        retention: Option<Duration>,
-    ) -> Result<AccessKeeper> {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("doorman-access".to_string())
-            .spawn(move || {
-                loop {
-                    access_round(&access, public.as_ref(), retention);
-                    match stopped.recv_timeout(interval) {
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-            })
-            .context("starting the access-log thread")?;
-        Ok(AccessKeeper { stop, thread })
-    }
-
-    /// Stops after the round under way.
-    fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
-    }
-}
-
-fn access_round(access: &AccessLogs, public: &dyn LogStore, retention: Option<Duration>) {
-    let now = clock::system_now();
-    let report = access.anchor_all(now, |bytes| {
-        public
-            .append(&[bytes.to_vec()])?
-            .first()
-            .copied()
-            .ok_or_else(|| StoreError::Corrupt("an append returned no index".to_string()))
-    });
-    for anchored in &report.anchored {
-        if let doorman_entries::PublicEntry::AccessLogAnchored { property, size, .. } =
-            &anchored.entry
-        {
-            eprintln!(
-                "doorman serve: anchored the access log of {property} at size {size} (public entry {})",
-                anchored.public_index
-            );
-        }
-    }
-    for (property, e) in &report.failed {
-        let which = property.as_ref().map_or_else(
-            || "the access logs".to_string(),
-            |p| format!("the access log of {p}"),
-        );
-        eprintln!("doorman serve: anchoring {which} failed (retrying next round): {e}");
-    }
-    if let Some(retention) = retention
-        && let Some(older_than) = now.checked_sub(retention)
-    {
-        match access.redact_all(older_than, now) {
-            Ok(0) => {}
-            Ok(n) => eprintln!("doorman serve: redacted {n} access events past their retention"),
-            Err(e) => eprintln!("doorman serve: redaction failed (retrying next round): {e}"),
-        }
-    }
-}
-
-/// The address indexer: catches the index up at start and at every message on the returned
-/// sender; ends when every sender is dropped.
-fn spawn_indexer(
-    index: Arc<PublicIndex>,
-    store: Arc<dyn LogStore>,
-) -> Result<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)> {
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    tx.send(()).context("starting the address indexer")?;
-    let thread = std::thread::Builder::new()
-        .name("doorman-indexer".to_string())
-        .spawn(move || {
-            while rx.recv().is_ok() {
-                // Checkpoints that came in meanwhile are covered by this round.
-                while rx.try_recv().is_ok() {}
-                match index.catch_up(store.as_ref()) {
-                    Ok(unparsed) => {
-                        if let Some(first) = unparsed.first {
-                            eprintln!(
-                                "doorman serve: {} log entries are not valid public entries (the first: {first})",
-                                unparsed.count
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("doorman serve: the address index could not catch up: {e}");
-                    }
-                }
-            }
-        })
-        .context("starting the address indexer")?;
-    Ok((tx, thread))
+    }))
 }

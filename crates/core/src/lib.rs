@@ -10,6 +10,7 @@ pub mod reason;
 pub mod roles;
 pub mod schedule;
 pub mod service;
+pub mod throttle;
 pub mod usage;
 
 pub use ids::{

@@ -62,7 +62,19 @@
 //! asked for again while about 32 MiB of others came in is dropped) and serves them again
 //! without the store.
 
+pub mod api;
+mod app;
+mod observe;
 mod public;
+mod publisher;
+mod state_docs;
+
+pub use app::{
+    LOG_KEY_FILE, MASTER_KEY_FILE, Running, ServerConfig, StartError, StartInfo,
+    load_or_create_log_key, load_or_create_master_key, start,
+};
+pub use observe::Metrics;
+pub use publisher::Publisher;
 
 pub use public::{
     DEFAULT_LIMIT, EntryView, InstallationsResponse, MAX_LIMIT, PropertyView, public_router,
@@ -109,21 +121,8 @@ pub struct ConsistencyResponse {
     pub proof: Vec<String>,
 }
 
-/// An RFC 9457 problem details body, as served.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProblemDetails {
-    /// Always `about:blank`: the `code` member says what went wrong.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The HTTP status phrase.
-    pub title: String,
-    /// The HTTP status code.
-    pub status: u16,
-    /// What went wrong, for people.
-    pub detail: String,
-    /// The stable error code.
-    pub code: String,
-}
+/// An RFC 9457 problem details body, as served (the log's endpoints and the API share it).
+pub use doorman_proto::Problem as ProblemDetails;
 
 /// An error response: status, stable code, detail.
 #[derive(Debug)]
@@ -181,6 +180,7 @@ impl IntoResponse for Problem {
             status: self.status.as_u16(),
             detail: self.detail,
             code: self.code.to_string(),
+            request_id: api::request_id_now(),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         (
@@ -222,6 +222,30 @@ pub fn log_router(store: Arc<dyn LogStore>, verifier_key: String) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// Everything `doorman serve` answers on one listener: the control-plane API, the public
+/// log, the address lookup, `/metrics` and `/readyz` (and `/healthz`), behind the request-id
+/// and metrics middleware.
+pub fn app_router(
+    api: Arc<api::Api>,
+    log: Arc<dyn LogStore>,
+    index: Arc<doorman_store::PublicIndex>,
+    verifier_key: String,
+    metrics: Arc<Metrics>,
+) -> Router {
+    let ops = Router::new()
+        .route("/metrics", get(observe::metrics))
+        .route("/readyz", get(observe::readyz))
+        .with_state((Arc::clone(&metrics), Arc::clone(&api)));
+    log_router(Arc::clone(&log), verifier_key)
+        .merge(public_router(log, index))
+        .merge(api::api_router(api))
+        .merge(ops)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            observe::middleware,
+        ))
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests under

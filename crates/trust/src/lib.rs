@@ -26,7 +26,7 @@ pub use authorization::{
     AuthorizationSpec, VerifiedAuthorization, read_authorization, sign_authorization,
 };
 pub use consent::{ConsentError, ConsentSpec, VerifiedConsent, read_consent, sign_consent};
-pub use custody::{Kek, SealError};
+pub use custody::{KEK_LEN, Kek, SealError};
 pub use door::{
     Decision, Denial, DoorDevice, DoorPolicy, DoorState, Entry, Presentation, Revocations, decide,
 };

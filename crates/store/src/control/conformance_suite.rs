@@ -396,6 +396,8 @@ fn invitations_are_single_use_and_expire(s: &dyn Store) {
     ))
     .unwrap();
     assert_eq!(s.invitations(&org_id("org_p")).unwrap().len(), 3);
+    assert_eq!(s.invitation_by_code(b"c2").unwrap().unwrap().id, "inv2");
+    assert!(s.invitation_by_code(b"zz").unwrap().is_none());
 
     // Wrong email for a new account: refused, nothing written.
     expect_conflict(
@@ -1011,6 +1013,7 @@ fn documents_only_move_forward(s: &dyn Store) {
         property: p.id.clone(),
         kind: DocumentKind::RevocationList,
         seq,
+        covers: seq * 2,
         issued_at: now(),
         document: format!("doc {seq}").into_bytes(),
     };
@@ -1031,6 +1034,13 @@ fn documents_only_move_forward(s: &dyn Store) {
 
 fn outbox_publishing(s: &dyn Store) {
     building(s);
+    assert_eq!(s.meta("publisher.floor").unwrap(), None);
+    s.put_meta("publisher.floor", b"12").unwrap();
+    s.put_meta("publisher.floor", b"13").unwrap();
+    assert_eq!(
+        s.meta("publisher.floor").unwrap().as_deref(),
+        Some(&b"13"[..])
+    );
     s.create_installation(&request("req_1"), &public_entry("requested"))
         .unwrap();
     let pending = s.pending_outbox(10).unwrap();
@@ -1054,5 +1064,13 @@ fn outbox_publishing(s: &dyn Store) {
     ));
     assert_eq!(s.pending_outbox(10).unwrap().len(), 1);
     assert_eq!(s.outbox(pending[0].id).unwrap().unwrap().log_index, Some(0));
-    assert_eq!(s.pending_outbox(1).unwrap().len(), 1);
+    assert_eq!(s.last_published(&LogTarget::Public).unwrap(), Some(0));
+    s.mark_published(pending[1].id, 7).unwrap();
+    assert_eq!(s.last_published(&LogTarget::Public).unwrap(), Some(7));
+    assert_eq!(
+        s.last_published(&LogTarget::Access(PropertyId::new("prop_1").unwrap()))
+            .unwrap(),
+        None
+    );
+    assert!(s.pending_outbox(1).unwrap().is_empty());
 }

@@ -481,7 +481,11 @@ impl DocumentKind {
 pub struct SignedDocument {
     pub property: PropertyId,
     pub kind: DocumentKind,
+    /// The document's own sequence number (grows with every issue, including re-issues
+    /// that only refresh `issued_at`).
     pub seq: u64,
+    /// The property's `revocation_seq` or `service_seq` the document reflects.
+    pub covers: u64,
     pub issued_at: Timestamp,
     pub document: Vec<u8>,
 }
@@ -579,6 +583,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     fn create_invitation(&self, invitation: &Invitation) -> Result<()>;
     fn invitations(&self, org: &OrgId) -> Result<Vec<Invitation>>;
+    /// The invitation with this code (used or not).
+    fn invitation_by_code(&self, code_hash: &[u8]) -> Result<Option<Invitation>>;
     fn delete_invitation(&self, org: &OrgId, id: &str) -> Result<()>;
     /// Accepts an open invitation with this code: creates `new_user` if given (the invitee
     /// has no account yet) or uses the account of the invited email, adds the membership and
@@ -730,6 +736,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn document(&self, property: &PropertyId, kind: DocumentKind)
     -> Result<Option<SignedDocument>>;
 
+    // ---- Small settings kept with the records ---------------------------------------
+
+    /// A value kept under `key` (the outbox publisher's recovery floor, say).
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    fn put_meta(&self, key: &str, value: &[u8]) -> Result<()>;
+
     // ---- Outbox ------------------------------------------------------------------------
 
     /// Unpublished entries, oldest first.
@@ -737,4 +749,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn outbox(&self, id: i64) -> Result<Option<OutboxRecord>>;
     /// Records where an entry landed. Idempotent for the same index; `Conflict` for another.
     fn mark_published(&self, id: i64, log_index: u64) -> Result<()>;
+    /// The largest log index recorded for `target`, if any entry for it was published.
+    fn last_published(&self, target: &LogTarget) -> Result<Option<u64>>;
 }

@@ -252,6 +252,7 @@ const MIGRATIONS: &[&str] = &[
         property_id TEXT NOT NULL REFERENCES properties(id),
         kind        TEXT NOT NULL,
         seq         INTEGER NOT NULL,
+        covers      INTEGER NOT NULL,
         issued_ms   INTEGER NOT NULL,
         document    BLOB NOT NULL,
         PRIMARY KEY (property_id, kind)
@@ -1104,6 +1105,17 @@ impl Store for SqliteStore {
         self.read(|c| all(c, &format!("SELECT {INVITATION_COLS} FROM invitations WHERE org_id = ?1 ORDER BY created_ms, id"), [org.as_str()], invitation_row))
     }
 
+    fn invitation_by_code(&self, code_hash: &[u8]) -> Result<Option<Invitation>> {
+        self.read(|c| {
+            one(
+                c,
+                &format!("SELECT {INVITATION_COLS} FROM invitations WHERE code_hash = ?1"),
+                [code_hash],
+                invitation_row,
+            )
+        })
+    }
+
     fn delete_invitation(&self, org: &OrgId, inv: &str) -> Result<()> {
         self.write(|tx| {
             let n = tx.execute(
@@ -1899,9 +1911,9 @@ impl Store for SqliteStore {
                 return Err(conflict(format!("a {} with seq {} or newer is stored already", d.kind.as_str(), d.seq)));
             }
             tx.execute(
-                "INSERT INTO documents (property_id, kind, seq, issued_ms, document) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (property_id, kind) DO UPDATE SET seq = excluded.seq, issued_ms = excluded.issued_ms, document = excluded.document",
-                params![d.property.as_str(), d.kind.as_str(), seq, ms(d.issued_at), d.document],
+                "INSERT INTO documents (property_id, kind, seq, covers, issued_ms, document) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (property_id, kind) DO UPDATE SET seq = excluded.seq, covers = excluded.covers, issued_ms = excluded.issued_ms, document = excluded.document",
+                params![d.property.as_str(), d.kind.as_str(), seq, i64_of(d.covers)?, ms(d.issued_at), d.document],
             )
             .map_err(unique("document"))?;
             Ok(())
@@ -1910,9 +1922,30 @@ impl Store for SqliteStore {
 
     fn document(&self, p: &PropertyId, kind: DocumentKind) -> Result<Option<SignedDocument>> {
         self.read(|c| {
-            one(c, "SELECT seq, issued_ms, document FROM documents WHERE property_id = ?1 AND kind = ?2", params![p.as_str(), kind.as_str()], |r| {
-                Ok(SignedDocument { property: p.clone(), kind, seq: u64_of(r.get(0)?)?, issued_at: ts(r.get(1)?)?, document: r.get(2)? })
+            one(c, "SELECT seq, covers, issued_ms, document FROM documents WHERE property_id = ?1 AND kind = ?2", params![p.as_str(), kind.as_str()], |r| {
+                Ok(SignedDocument { property: p.clone(), kind, seq: u64_of(r.get(0)?)?, covers: u64_of(r.get(1)?)?, issued_at: ts(r.get(2)?)?, document: r.get(3)? })
             })
+        })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|c| {
+            one(c, "SELECT value FROM meta WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+        })
+    }
+
+    fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        if key == "setup_code" {
+            return Err(conflict("setup_code is kept by put_setup_code"));
+        }
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+            Ok(())
         })
     }
 
@@ -1962,6 +1995,17 @@ impl Store for SqliteStore {
                     Ok(())
                 }
             }
+        })
+    }
+
+    fn last_published(&self, target: &LogTarget) -> Result<Option<u64>> {
+        self.read(|c| {
+            let max: Option<i64> = c.query_row(
+                "SELECT MAX(log_index) FROM outbox WHERE target = ?1",
+                [target_str(target)],
+                |r| r.get(0),
+            )?;
+            max.map(u64_of).transpose().map_err(ControlError::from)
         })
     }
 }
