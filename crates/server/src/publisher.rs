@@ -115,6 +115,18 @@ impl Publisher {
             .unwrap_or_else(PoisonError::into_inner);
     }
 
+    /// Kicks the thread and waits until everything pending now is handled, or `timeout`.
+    pub fn flush(&self, timeout: Duration) {
+        let newest = self
+            .store
+            .pending_outbox(usize::MAX)
+            .ok()
+            .and_then(|p| p.last().map(|r| r.id));
+        if let Some(id) = newest {
+            self.wait_for(id, timeout);
+        }
+    }
+
     /// Stops the thread after a last round.
     pub fn stop(&self) {
         lock(&self.kick).take();

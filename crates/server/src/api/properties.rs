@@ -670,6 +670,7 @@ pub(crate) async fn change_service(
         api.store
             .set_service(&prop.id, expected, &switch, who.person(), now, &entry)
             .map_err(|e| ApiError::store(e, "property", Code::StaleState))?;
+        api.publisher.flush(api.config.publish_wait);
         state_docs::issue(api, &prop.id, false);
         service_view(api, &prop).map(Json)
     })
@@ -905,6 +906,7 @@ pub(crate) async fn revoke_id(
             doorman_store::ControlError::Duplicate(_) => ApiError::new(Code::AlreadyRevoked, "this id is revoked already"),
             other => ApiError::store(other, "property", Code::Internal),
         })?;
+        api.publisher.flush(api.config.publish_wait);
         state_docs::issue(api, &prop.id, false);
         Ok(Created(revocation_view(&r)))
     })
