@@ -717,7 +717,7 @@ fn the_owners_switch_is_immediate_logged_and_signed() {
         .manager
         .change_service(&b.property.id, &off("carrier", Some(&b.carrier_org), false))
         .unwrap();
-    assert_eq!(s.disabled_carriers, [b.carrier_org.clone()]);
+    assert_eq!(s.disabled_carriers, std::slice::from_ref(&b.carrier_org));
     assert_eq!(
         code(
             b.carrier
