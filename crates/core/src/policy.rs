@@ -21,8 +21,9 @@
 //! resident only to the one property of their unit. A membership in the installer
 //! organisation of an installation request, or the carrier organisation of an authorization,
 //! relates its holder to that request or authorization. The operator relates to properties
-//! (it verifies claims) and to nothing else: it cannot read installation requests,
-//! authorizations or access logs.
+//! (it verifies claims) and sees every organisation (it lists them), and to nothing else: it
+//! cannot read installation requests, authorizations or access logs, nor act in any
+//! organisation but its own.
 
 use crate::ids::{OrgId, PropertyId};
 use crate::roles::{OrgKind, Role};
@@ -93,6 +94,8 @@ pub enum Action {
     ReadRevocations,
     Revoke,
     ReadAccessLog,
+    /// List a property's carrier authorizations, or authorize a carrier there.
+    ManageCarriers,
     // Installations.
     FileInstallation,
     ReadInstallation,
@@ -144,7 +147,8 @@ const ALL_ROLES: &[Role] = &Role::ALL;
 /// The grants of an action: (relation, roles holding it there).
 fn grants(action: Action) -> &'static [(Rel, &'static [Role])] {
     match action {
-        Action::ReadOrg => &[(Rel::Org, ALL_ROLES)],
+        // The operator sees every organisation (it lists them all); it acts on none.
+        Action::ReadOrg => &[(Rel::Org, ALL_ROLES), (Rel::Anywhere, &[Operator])],
         Action::ListMembers => &[(Rel::Org, &[Operator, Owner, Manager, Admin])],
         Action::ManageMembers => &[(Rel::Org, &[Operator, Owner, Admin])],
         Action::Invite(role) => match role {
@@ -183,6 +187,7 @@ fn grants(action: Action) -> &'static [(Rel, &'static [Role])] {
         | Action::Revoke
         | Action::ReadAccessLog
         | Action::RevokeConsent
+        | Action::ManageCarriers
         | Action::ManageAuthorizations => &[(Rel::PropertyOrg, &[Owner, Manager])],
         Action::FileInstallation | Action::UploadEvidence => {
             &[(Rel::InstallerOrg, &[Admin, Installer])]
@@ -230,7 +235,8 @@ impl Action {
             | Action::ManageService
             | Action::ReadRevocations
             | Action::Revoke
-            | Action::ReadAccessLog => Some(Action::ReadProperty),
+            | Action::ReadAccessLog
+            | Action::ManageCarriers => Some(Action::ReadProperty),
             Action::ReadInstallation
             | Action::UploadEvidence
             | Action::DecideInstallation

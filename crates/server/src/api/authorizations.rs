@@ -87,7 +87,7 @@ pub(crate) async fn authorize_carrier(
 ) -> Result<Created<AuthorizationView>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let prop = property_for(api, &who, p.get(0), Action::ManageAuthorizations)?;
+        let prop = property_for(api, &who, p.get(0), Action::ManageCarriers)?;
         verified(&prop)?;
         let carrier = id(&req.carrier, "carrier", CarrierId::new)?;
         let carrier_org = OrgId::new(carrier.as_str()).ok().and_then(|o| api.store.org(&o).ok().flatten()).filter(|o| o.kind == OrgKind::Carrier);
@@ -269,7 +269,7 @@ pub(crate) async fn list_for_property(
 ) -> Result<Json<List<AuthorizationView>>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let prop = property_for(api, &who, p.get(0), Action::ManageAuthorizations)?;
+        let prop = property_for(api, &who, p.get(0), Action::ManageCarriers)?;
         visible(
             api,
             &who,
