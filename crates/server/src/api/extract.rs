@@ -81,7 +81,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|e| ApiError::new(Code::BadId, format!("bad path: {e}")))?;
+            .map_err(|_| {
+                ApiError::new(
+                    Code::NotFound,
+                    "nothing is at this path (it is not valid UTF-8 once decoded)",
+                )
+            })?;
         Ok(Params(
             raw.iter().map(|(_, value)| value.to_string()).collect(),
         ))
@@ -141,6 +146,13 @@ pub(crate) async fn read_limited(req: Request, limit: usize) -> Result<Vec<u8>, 
 
 /// Decodes JSON with errors that say which member is wrong.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body is a JSON object (serde would also take an array for a struct).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "the body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
         if text.starts_with("unknown field") {
