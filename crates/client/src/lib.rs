@@ -554,6 +554,13 @@ impl Client {
         ))
     }
 
+    pub fn access_proof(&self, property: &str, index: u64) -> Result<AccessProofView> {
+        self.get(&format!(
+            "/api/v1/properties/{}/access-log/{index}/proof",
+            segment(property)
+        ))
+    }
+
     // ---- Installations ---------------------------------------------------------------
 
     pub fn file_installation(&self, req: &CreateInstallationRequest) -> Result<InstallationView> {

@@ -714,6 +714,29 @@ pub struct AccessEventView {
     pub redacted_at: Option<Timestamp>,
 }
 
+/// `GET /api/v1/properties/{property}/access-log/{index}/proof`: what a property's person
+/// needs to check an event without trusting the operator (docs/access-log.md, section 8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccessProofView {
+    pub index: u64,
+    /// A `c2sp.org/tlog-proof@v1` bundle of the event under the access log's latest checkpoint.
+    pub proof: String,
+    /// The same against the first checkpoint anchored in the public log that covers it,
+    /// once one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchored: Option<AnchoredProofView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AnchoredProofView {
+    pub proof: String,
+    /// The anchored checkpoint's size and root (standard base64).
+    pub size: u64,
+    pub root: String,
+    /// The index of the `access_log_anchored` entry in the public log.
+    pub public_index: u64,
+}
+
 /// `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Readiness {

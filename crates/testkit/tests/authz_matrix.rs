@@ -203,6 +203,17 @@ fn setup(server: &TestServer) -> (Building, Cast, BTreeMap<&'static str, String>
         .unwrap();
     let a = b.authorize(server);
     let a2 = b.authorize(server);
+    b.owner
+        .change_service(
+            &b.property.id,
+            &ServiceChangeRequest {
+                scope: "door".into(),
+                target: Some("garage".into()),
+                enabled: true,
+                expected_seq: None,
+            },
+        )
+        .unwrap();
     let pending_invite = b
         .owner
         .invite(
@@ -522,6 +533,13 @@ fn rows(b: &Building, server: &TestServer, ids: &BTreeMap<&'static str, String>)
         row(
             "GET",
             format!("/api/v1/properties/{p}/access-log"),
+            None,
+            P_ADMIN.to_vec(),
+            vec!["resident", "operator"],
+        ),
+        row(
+            "GET",
+            format!("/api/v1/properties/{p}/access-log/0/proof"),
             None,
             P_ADMIN.to_vec(),
             vec!["resident", "operator"],

@@ -1089,3 +1089,52 @@ fn operations_endpoints() {
     );
     let _: Client = c;
 }
+
+#[test]
+fn access_events_are_anchored_in_the_public_log() {
+    let server =
+        TestServer::start_with(|c| c.anchor_interval = std::time::Duration::from_millis(100));
+    let b = Building::new(&server);
+    b.owner
+        .change_service(
+            &b.property.id,
+            &ServiceChangeRequest {
+                scope: "property".into(),
+                target: None,
+                enabled: false,
+                expected_seq: None,
+            },
+        )
+        .unwrap();
+    let mut anchored = None;
+    for _ in 0..100 {
+        anchored = b.owner.access_proof(&b.property.id, 0).unwrap().anchored;
+        if anchored.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let anchored = anchored.expect("the keeper anchors the access log");
+    let log = b.owner.access_log(&b.property.id, 0, 10).unwrap();
+    let key = NoteVerifier::parse(&log.verifier_key).unwrap();
+    let cp = TlogProof::parse(anchored.proof.as_bytes())
+        .unwrap()
+        .verify_entry(log.events[0].leaf.as_bytes(), &log.origin, &key)
+        .unwrap();
+    assert_eq!(cp.root().to_base64(), anchored.root);
+    server.wait_for_log(anchored.public_index + 1);
+    let entry = &public_entries(&server)[usize::try_from(anchored.public_index).unwrap()];
+    match entry {
+        PublicEntry::AccessLogAnchored {
+            property,
+            size,
+            root,
+            ..
+        } => {
+            assert_eq!(property, &b.property.id);
+            assert_eq!(*size, anchored.size);
+            assert_eq!(root, &anchored.root);
+        }
+        other => panic!("{other:?}"),
+    }
+}

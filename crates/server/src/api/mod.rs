@@ -308,6 +308,10 @@ pub fn api_router(api: Arc<Api>) -> Router {
             get(properties::access_log),
         )
         .route(
+            "/api/v1/properties/{property}/access-log/{index}/proof",
+            get(properties::access_proof),
+        )
+        .route(
             "/api/v1/properties/{property}/authorizations",
             get(authorizations::list_for_property).post(authorizations::authorize_carrier),
         )

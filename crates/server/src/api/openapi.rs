@@ -93,6 +93,7 @@ impl Modify for Bearer {
         super::properties::revocations,
         super::properties::revoke_id,
         super::properties::access_log,
+        super::properties::access_proof,
     ),
     modifiers(&Bearer),
     tags(

@@ -1021,3 +1021,57 @@ pub(crate) async fn access_log(
     })
     .await
 }
+
+/// The proofs of one access-log event: under the latest checkpoint, and under the first
+/// anchored checkpoint covering it (with the anchor's public log index).
+#[utoipa::path(get, path = "/api/v1/properties/{property}/access-log/{index}/proof", tag = "access log", params(("property" = String, Path), ("index" = u64, Path)),
+    responses((status = 200, body = doorman_proto::AccessProofView), (status = "4XX", body = doorman_proto::Problem)), security(("bearer" = [])))]
+pub(crate) async fn access_proof(
+    State(api): State<Shared>,
+    creds: Credentials,
+    p: Params,
+) -> Result<Json<doorman_proto::AccessProofView>, ApiError> {
+    run(api, move |api| {
+        let who = api.authenticate(&creds)?;
+        let prop = property_for(api, &who, p.get(0), Action::ReadAccessLog)?;
+        let index =
+            crate::parse_u64(p.get(1)).ok_or_else(|| ApiError::not_found("access event"))?;
+        let log = api
+            .access
+            .existing(&prop.id)
+            .map_err(|_| ApiError::internal())?
+            .ok_or_else(|| ApiError::not_found("access event"))?;
+        let covered = log
+            .latest_checkpoint()
+            .map_err(|_| ApiError::internal())?
+            .map_or(0, |c| c.size);
+        if index >= covered {
+            return Err(ApiError::not_found(
+                "access event (not covered by a checkpoint yet)",
+            ));
+        }
+        let fail = |e: doorman_store::AccessLogError| {
+            super::error::tracing_error(&format!(
+                "proving access event {index} of {}: {e}",
+                prop.id
+            ));
+            ApiError::internal()
+        };
+        let proof = log.prove(index, None).map_err(fail)?;
+        let anchored = log
+            .anchored_proof(index)
+            .map_err(fail)?
+            .map(|(proof, anchor)| doorman_proto::AnchoredProofView {
+                proof: String::from_utf8_lossy(&proof.to_bytes()).into_owned(),
+                size: anchor.size,
+                root: anchor.root.to_base64(),
+                public_index: anchor.public_index,
+            });
+        Ok(Json(doorman_proto::AccessProofView {
+            index,
+            proof: String::from_utf8_lossy(&proof.to_bytes()).into_owned(),
+            anchored,
+        }))
+    })
+    .await
+}
