@@ -403,3 +403,48 @@ fn usage_errors_exit_2_with_a_clear_message() {
         assert!(err.contains(needle), "{args:?}: wanted {needle:?} in {err}");
     }
 }
+
+#[test]
+fn the_example_configuration_is_accepted_and_unknown_keys_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../doorman.example.toml");
+    // `serve` with the example but an unusable listen address fails on listening, after the
+    // configuration was read: the file itself is accepted.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_doorman"))
+        .args([
+            "serve",
+            "--config",
+            example,
+            "--listen",
+            "256.0.0.1:1",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("d"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("listening on 256.0.0.1:1"), "{stderr}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen = \"127.0.0.1:0\"\nlisten_adress = \"x\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_doorman"))
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("unknown field `listen_adress`"), "{stderr}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_doorman"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("e"))
+        .env("DOORMAN_LISTN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("unknown environment variable DOORMAN_LISTN"),
+        "{stderr}"
+    );
+}

@@ -25,7 +25,7 @@ mod authorizations;
 mod error;
 mod extract;
 mod installations;
-pub(crate) mod openapi;
+pub mod openapi;
 mod orgs;
 mod properties;
 mod views;

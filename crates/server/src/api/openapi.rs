@@ -106,6 +106,7 @@ impl Modify for Bearer {
         (name = "access log", description = "The property's private log")
     )
 )]
+#[derive(Debug)]
 pub struct ApiDoc;
 
 /// The document as JSON.
