@@ -1138,3 +1138,60 @@ fn access_events_are_anchored_in_the_public_log() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_server_restarts_with_everything_in_place() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let (req, _) = b.file_request("dev-1");
+    let auth = b.authorize(&server);
+    b.owner
+        .change_service(
+            &b.property.id,
+            &ServiceChangeRequest {
+                scope: "door".into(),
+                target: Some("garage".into()),
+                enabled: false,
+                expected_seq: None,
+            },
+        )
+        .unwrap();
+    let owner_token = b.owner.token().unwrap().to_string();
+    let carrier_token = b.carrier.token().unwrap().to_string();
+    let before = public_entries(&server);
+    let server = server.restart();
+    // Sessions survive; so do requests, authorizations, the switch and the log.
+    let owner = server.client().with_token(owner_token);
+    let carrier = server.client().with_token(carrier_token);
+    assert_eq!(owner.installation(&req.id).unwrap().status, "requested");
+    assert_eq!(owner.property(&b.property.id).unwrap().status, "verified");
+    assert_eq!(
+        owner.service(&b.property.id).unwrap().disabled_doors,
+        ["garage"]
+    );
+    // The log is the same (the keeper's first round may anchor the access log on top).
+    assert!(public_entries(&server).starts_with(&before));
+    // The custodial keys still open (the master key was read back): approve and mint.
+    let approved = owner.approve(&req.id, &ApproveRequest::default()).unwrap();
+    assert!(approved.consent.unwrap().log_index.is_some());
+    carrier
+        .mint_pass(&auth.id, &b.pass_request(&server, "AFTER-RESTART"))
+        .unwrap();
+    // The log grew on top of the old one and verifies end to end.
+    let after = public_entries(&server);
+    assert!(after.starts_with(&before));
+    assert!(
+        after[before.len()..]
+            .iter()
+            .any(|e| matches!(e, PublicEntry::ConsentGranted { .. }))
+    );
+    verify_log_from_outside(&server);
+    assert_eq!(
+        owner
+            .access_log(&b.property.id, 0, 10)
+            .unwrap()
+            .events
+            .len(),
+        1
+    );
+}
