@@ -72,6 +72,7 @@ pub enum CarrierCmd {
     },
     /// Set your carrier's pass-signing key: your own public key (you mint passes offline), or
     /// one the server generates and holds (--custodial: passes by API with `carrier pass`).
+    /// `-q` prints the public key.
     Key {
         #[command(flatten)]
         org: OrgOpt,

@@ -186,10 +186,12 @@ fn url_or_stored(url: Option<&str>) -> Result<String> {
 impl Conn {
     /// The client: `--url`/`--token`, else the credentials file's.
     pub fn connect(&self) -> Result<Api> {
-        let stored = match credentials::path() {
-            Ok(path) => credentials::load(&path)?.map(|c| (c, path)),
-            Err(_) if self.token.is_some() && self.url.is_some() => None,
-            Err(e) => return Err(e),
+        // Given both, the credentials file is not even read.
+        let stored = if self.token.is_some() && self.url.is_some() {
+            None
+        } else {
+            let path = credentials::path()?;
+            credentials::load(&path)?.map(|c| (c, path))
         };
         let url = match (&self.url, &stored) {
             (Some(u), _) => base_url(u)?,
