@@ -442,6 +442,34 @@ fn the_control_plane_by_cli_end_to_end() {
         "(unauthenticated, HTTP 401) [request ",
     );
 
+    // An API token for a machine, through DOORMAN_URL and DOORMAN_TOKEN alone (no
+    // credentials file), until it is revoked.
+    let secret = owner.ok(&[
+        "token",
+        "create",
+        "--name",
+        "dispatch system",
+        "--role",
+        "manager",
+        "-q",
+    ]);
+    assert!(secret.starts_with("dmt_"), "{secret}");
+    let machine = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_doorman"))
+            .args(args)
+            .env("DOORMAN_CREDENTIALS", d.join("no-such-file.json"))
+            .env("DOORMAN_URL", &url)
+            .env("DOORMAN_TOKEN", &secret)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let listed = machine(&["property", "list", "-q"]);
+    assert_eq!(succeeded(&listed).trim(), prop);
+    let token_id = owner.ok(&["token", "list", "-q"]);
+    owner.ok(&["token", "revoke", &token_id]);
+    failed(&machine(&["property", "list"]), 2, "unauthenticated");
+
     // Sign in again with the password on stdin, then out.
     let again = Person::new(d, "owner-again");
     let login = again.run_with_stdin(
