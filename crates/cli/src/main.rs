@@ -7,6 +7,9 @@
 //!   until the control plane (issue 4) appends them from its API.
 //! - `log verify` (`verify.rs`): check a C2SP tlog-tiles log, incrementally from a state file.
 //! - `monitor` (`monitor.rs`): follow the log and report the entries about a building.
+//! - `setup`, `signup`, `login`, `org`, `property`, `installation`, `carrier`, `service`, …
+//!   and `door add|list|remove`, `token create|list|revoke` (`remote/`): the control-plane
+//!   API of a running `doorman serve`, through `doorman-client`.
 //!
 //! Exit codes: 0 success (and "allow" for `door check`), 1 "deny" from `door check` and a
 //! log that fails `log verify`, 2 any error in what was asked (bad flag, unreadable file,
@@ -39,6 +42,7 @@ mod append;
 mod clock;
 mod files;
 mod monitor;
+mod remote;
 mod serve;
 mod verify;
 
@@ -71,10 +75,11 @@ enum Command {
     /// Passes (an authorization plus the carrier's block).
     #[command(subcommand)]
     Pass(PassCmd),
-    /// Read any Doorman token.
+    /// Read any Doorman token (offline); a server's API tokens (create, list, revoke).
     #[command(subcommand)]
     Token(TokenCmd),
-    /// Play the door device: decide a pass offline.
+    /// Play the door device: decide a pass offline (check); a property's doors on a server
+    /// (add, list, remove).
     #[command(subcommand)]
     Door(DoorCmd),
     /// Run the server: the control-plane API, the public log (C2SP tlog-tiles, proofs), the
@@ -98,6 +103,9 @@ enum Command {
     /// split view, rollback, bad signature, tiles or entries that contradict the signed
     /// checkpoint). Following, network errors are retried at the next poll.
     Monitor(MonitorArgs),
+    /// The control-plane API of a running `doorman serve` (remote/).
+    #[command(flatten)]
+    Remote(remote::Command),
 }
 
 #[derive(Debug, Args)]
@@ -366,6 +374,8 @@ struct PassMint {
     out: Option<PathBuf>,
 }
 
+// Parsed once per process, like `Command`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum TokenCmd {
     /// Show a token's blocks, facts, checks, signers and revocation ids.
@@ -379,12 +389,20 @@ enum TokenCmd {
         #[arg(long, value_name = "PUB")]
         property_pub: Option<PublicKey>,
     },
+    /// API tokens, on a server (remote/).
+    #[command(flatten)]
+    Api(remote::TokenCmd),
 }
 
+// Parsed once per process, like `Command`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum DoorCmd {
     /// Decide a pass as the device at a door would; exit 0 on allow, 1 on deny.
     Check(DoorCheck),
+    /// A property's doors, on a server (remote/).
+    #[command(flatten)]
+    Api(remote::DoorCmd),
 }
 
 #[derive(Debug, Args)]
@@ -481,7 +499,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             property_pub,
         }) => token_inspect(&token, json, property_pub),
+        Command::Token(TokenCmd::Api(c)) => remote::token(c),
         Command::Door(DoorCmd::Check(a)) => door_check(a),
+        Command::Door(DoorCmd::Api(c)) => remote::door(c),
+        Command::Remote(c) => remote::run(c),
         Command::Serve(a) => serve::run(a),
         Command::Log(LogCmd::Verify(a)) => verify::run(verify::VerifyOptions {
             url: a.url,

@@ -1,0 +1,494 @@
+//! The control plane with the `doorman` CLI only, against a real `doorman serve` child on
+//! loopback: the operator's setup, a property claimed and verified, doors and units, an
+//! installer's request with a photo approved by the owner, a carrier with a custodial key
+//! authorized and minting a pass by API, the owner's switch off and on, and the public log
+//! verified from outside. Each person has their own credentials file (DOORMAN_CREDENTIALS).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{Server, failed, succeeded, text};
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A small JPEG: the SOI and APP0 (JFIF) markers, then EOI.
+const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01, 0x00, 0x00, 0x01,
+    0x00, 0x01, 0x00, 0x00, 0xFF, 0xD9,
+];
+
+/// One person at the terminal: their own credentials file, in `dir`.
+struct Person {
+    dir: PathBuf,
+    credentials: PathBuf,
+}
+
+impl Person {
+    fn new(dir: &Path, name: &str) -> Person {
+        Person {
+            dir: dir.to_path_buf(),
+            credentials: dir.join(format!("{name}.credentials.json")),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_doorman"));
+        c.current_dir(&self.dir)
+            .args(args)
+            .env("DOORMAN_CREDENTIALS", &self.credentials)
+            .env_remove("DOORMAN_URL")
+            .env_remove("DOORMAN_TOKEN");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and returns stdout, trimmed; fails the test on a non-zero exit.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        succeeded(&out).trim().to_string()
+    }
+
+    /// Runs with `--json` and parses stdout.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let stdout = self.ok(&all);
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"))
+    }
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key:?} in {v}"))
+}
+
+#[test]
+fn the_control_plane_by_cli_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    let mut server = Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--origin",
+        "cli.doorman.example/log",
+        "--checkpoint-interval",
+        "100ms",
+    ]);
+    let log_url = server.url.clone();
+    let url = log_url.strip_suffix("/log").unwrap().to_string();
+    let code_line = server.wait_for("--code dmsetup_");
+    let code = code_line
+        .split_whitespace()
+        .find(|w| w.starts_with("dmsetup_"))
+        .unwrap()
+        .to_string();
+    let key_line = server.wait_for("doorman serve: log ");
+    let log_key = key_line.split_once(", key ").unwrap().1.trim().to_string();
+
+    let password_file = d.join("password.txt");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&password_file)
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let pw = password_file.to_str().unwrap();
+
+    // The operator, with the code `doorman serve` printed.
+    let operator = Person::new(d, "operator");
+    let setup = operator.json(&[
+        "setup",
+        "--url",
+        &url,
+        "--code",
+        &code,
+        "--email",
+        "operator@doorman.example",
+        "--name",
+        "Olga Operator",
+        "--org",
+        "Doorman Operations",
+        "--password-file",
+        pw,
+    ]);
+    assert_eq!(setup["me"]["memberships"][0]["role"], "operator");
+    assert!(
+        setup.get("token").is_none(),
+        "the session token goes to the file only"
+    );
+    let mode = std::fs::metadata(&operator.credentials)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the credentials file is private");
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(&operator.credentials).unwrap()).unwrap();
+    assert_eq!(stored["url"], url.as_str());
+    assert!(str_of(&stored, "token").starts_with("dms_"));
+    assert!(operator.ok(&["whoami"]).contains("Olga Operator"));
+
+    // The property's owner signs up and claims the building; the operator verifies it.
+    let owner = Person::new(d, "owner");
+    owner.json(&[
+        "signup",
+        "--url",
+        &url,
+        "--kind",
+        "property",
+        "--org",
+        "Westchester Co-op",
+        "--email",
+        "owner@coop.example",
+        "--name",
+        "Owen Owner",
+        "--password-file",
+        pw,
+    ]);
+    let claimed = owner.json(&[
+        "property",
+        "claim",
+        "--name",
+        "The Main Street building",
+        "--address",
+        "12 Main Street, Springfield",
+        "--tz",
+        "Europe/Paris",
+    ]);
+    assert_eq!(claimed["status"], "claimed");
+    let prop = str_of(&claimed, "id").to_string();
+    let property_pub = str_of(&claimed, "public_key").to_string();
+    let queue = operator.ok(&["property", "list", "--status", "claimed", "-q"]);
+    assert_eq!(queue, prop);
+    let verified = operator.json(&[
+        "property",
+        "verify",
+        &prop,
+        "--note",
+        "deed and management contract checked",
+    ]);
+    assert_eq!(verified["status"], "verified");
+
+    owner.ok(&[
+        "door",
+        "add",
+        "--property",
+        &prop,
+        "--id",
+        "street",
+        "--name",
+        "Street door",
+    ]);
+    owner.ok(&[
+        "door",
+        "add",
+        "--property",
+        &prop,
+        "--id",
+        "garage",
+        "--name",
+        "Garage door",
+    ]);
+    owner.ok(&[
+        "unit",
+        "add",
+        "--property",
+        &prop,
+        "--id",
+        "4B",
+        "--id",
+        "5A",
+    ]);
+    assert_eq!(
+        owner.ok(&["door", "list", "--property", &prop, "-q"]),
+        "garage\nstreet"
+    );
+    let table = owner.ok(&["unit", "list", "--property", &prop]);
+    assert!(table.starts_with("ID "), "a table with a header: {table}");
+
+    // An installer and a carrier sign up; the carrier lets the server hold its key.
+    let installer = Person::new(d, "installer");
+    installer.json(&[
+        "signup",
+        "--url",
+        &url,
+        "--kind",
+        "installer",
+        "--org",
+        "Fixit Installers",
+        "--email",
+        "admin@fixit.example",
+        "--name",
+        "Ines Installer",
+        "--password-file",
+        pw,
+    ]);
+    let carrier = Person::new(d, "carrier");
+    let signed_up = carrier.json(&[
+        "signup",
+        "--url",
+        &url,
+        "--kind",
+        "carrier",
+        "--org",
+        "Acme Parcel",
+        "--email",
+        "admin@acme.example",
+        "--name",
+        "Carla Carrier",
+        "--password-file",
+        pw,
+    ]);
+    let carrier_org = str_of(&signed_up["me"]["memberships"][0], "org").to_string();
+    let keyed = carrier.json(&["carrier", "key", "--custodial"]);
+    assert_eq!(keyed["carrier_key_custodial"], true);
+
+    // The installer files a request with a photo of the work.
+    let device_pub = installer.ok(&["key", "generate", "--out", "device.key"]);
+    std::fs::write(d.join("door.jpg"), JPEG).unwrap();
+    let filed = installer.json(&[
+        "installation",
+        "request",
+        "--property",
+        &prop,
+        "--door",
+        "street",
+        "--device-id",
+        "dev-street-1",
+        "--device-key",
+        &device_pub,
+        "--notes",
+        "Relay wired to the panel's door-release terminals",
+        "--photo",
+        "door.jpg",
+    ]);
+    assert_eq!(filed["status"], "requested");
+    assert_eq!(filed["evidence"][0]["content_type"], "image/jpeg");
+    let req = str_of(&filed, "id").to_string();
+
+    // The owner sees it, looks at the photo, and approves: the consent is signed.
+    let waiting = owner.ok(&[
+        "installation",
+        "list",
+        "--property",
+        &prop,
+        "--status",
+        "requested",
+        "-q",
+    ]);
+    assert_eq!(waiting, req);
+    owner.ok(&[
+        "installation",
+        "evidence",
+        "get",
+        &req,
+        "1",
+        "--out",
+        "got.jpg",
+    ]);
+    assert_eq!(std::fs::read(d.join("got.jpg")).unwrap(), JPEG);
+    let approved = owner.json(&["installation", "approve", &req]);
+    assert_eq!(approved["status"], "approved");
+    assert!(approved["consent"]["token"].is_string());
+
+    // The owner authorizes the carrier, picked from the directory.
+    assert_eq!(owner.ok(&["carrier", "list", "-q"]), carrier_org);
+    let auth = owner.json(&[
+        "carrier",
+        "authorize",
+        "--property",
+        &prop,
+        "--carrier",
+        &carrier_org,
+        "--door",
+        "street",
+        "--door",
+        "garage",
+        "--schedule",
+        "Mon-Fri 08:00-20:00; Sat 09:00-13:00",
+        "--not-after",
+        "+90d",
+        "--daily-cap",
+        "20",
+    ]);
+    assert_eq!(auth["status"], "active");
+    let auth_id = str_of(&auth, "id").to_string();
+
+    // The carrier registers a driver, mints a pass by API and fetches its authorization.
+    let driver_pub = carrier.ok(&["key", "generate", "--out", "driver.key"]);
+    let driver = carrier.ok(&[
+        "carrier",
+        "driver",
+        "add",
+        "--name",
+        "Sam Driver",
+        "--public-key",
+        &driver_pub,
+        "-q",
+    ]);
+    assert!(driver.starts_with("drv_"), "{driver}");
+    assert_eq!(
+        carrier.ok(&["carrier", "authorizations", "--active", "-q"]),
+        auth_id
+    );
+    let pass_args = [
+        "carrier",
+        "pass",
+        &auth_id,
+        "--door",
+        "street",
+        "--unit",
+        "4B",
+        "--delivery",
+        "ACME-000123",
+        "--driver",
+        &driver,
+        "--not-after",
+        "+1h",
+        "--out",
+        "pass.tok",
+    ];
+    let pass = carrier.json(&pass_args);
+    assert_eq!(pass["driver"], driver.as_str());
+    carrier.ok(&[
+        "carrier",
+        "show",
+        &auth_id,
+        "--token-out",
+        "authorization.tok",
+    ]);
+    // Both verify offline under the property's key.
+    for token in ["pass.tok", "authorization.tok"] {
+        let inspected = carrier.ok(&["token", "inspect", token, "--property-pub", &property_pub]);
+        assert!(
+            inspected.contains("verified under the given property key"),
+            "{inspected}"
+        );
+    }
+    assert_eq!(
+        carrier.ok(&["carrier", "passes", &auth_id, "-q"]),
+        str_of(&pass, "id")
+    );
+
+    // The owner switches service off: no pass is minted; on again: passes are.
+    let off = owner.json(&["service", "off", "--property", &prop]);
+    assert_eq!(off["property_disabled"], true);
+    failed(&carrier.run(&pass_args), 2, "service_disabled");
+    let on = owner.json(&["service", "on", "--property", &prop]);
+    assert_eq!(on["property_disabled"], false);
+    let door_off = owner.json(&["service", "off", "--property", &prop, "--door", "garage"]);
+    assert_eq!(door_off["disabled_doors"], serde_json::json!(["garage"]));
+    owner.ok(&["service", "on", "--property", &prop, "--door", "garage"]);
+    let again = carrier.json(&pass_args);
+    assert_ne!(again["id"], pass["id"]);
+    let service = owner.ok(&["service", "show", "--property", &prop]);
+    assert!(service.contains("doors off:     none"), "{service}");
+
+    // A revoked id reaches the property's list.
+    let revoked = owner.json(&[
+        "revocations",
+        "revoke",
+        "--property",
+        &prop,
+        "--id",
+        str_of(&pass, "id"),
+        "--reason",
+        "lost_handset",
+    ]);
+    assert_eq!(revoked["reason"], "lost_handset");
+    let list = owner.ok(&["revocations", "show", "--property", &prop]);
+    assert!(list.contains("lost_handset"), "{list}");
+
+    // A wrong token is refused with the stable code; nothing else is tried.
+    failed(
+        &owner.run(&["whoami", "--token", "dmt_not-a-real-token"]),
+        2,
+        "unauthenticated",
+    );
+    failed(
+        &owner.run(&["property", "show", &prop, "--token", "dms_forged"]),
+        2,
+        "(unauthenticated, HTTP 401) [request ",
+    );
+
+    // An API token for a machine, through DOORMAN_URL and DOORMAN_TOKEN alone (no
+    // credentials file), until it is revoked.
+    let secret = owner.ok(&[
+        "token",
+        "create",
+        "--name",
+        "dispatch system",
+        "--role",
+        "manager",
+        "-q",
+    ]);
+    assert!(secret.starts_with("dmt_"), "{secret}");
+    let machine = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_doorman"))
+            .args(args)
+            .env("DOORMAN_CREDENTIALS", d.join("no-such-file.json"))
+            .env("DOORMAN_URL", &url)
+            .env("DOORMAN_TOKEN", &secret)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let listed = machine(&["property", "list", "-q"]);
+    assert_eq!(succeeded(&listed).trim(), prop);
+    let token_id = owner.ok(&["token", "list", "-q"]);
+    owner.ok(&["token", "revoke", &token_id]);
+    failed(&machine(&["property", "list"]), 2, "unauthenticated");
+
+    // Sign in again with the password on stdin, then out.
+    let again = Person::new(d, "owner-again");
+    let login = again.run_with_stdin(
+        &["login", "--url", &url, "--email", "owner@coop.example"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(login.status.success(), "{}", text(&login));
+    assert_eq!(again.ok(&["property", "list", "-q"]), prop);
+    again.ok(&["logout"]);
+    assert!(
+        !again.credentials.exists(),
+        "logout deletes the credentials file"
+    );
+    failed(&again.run(&["whoami"]), 2, "not signed in");
+
+    // The public log holds the registration, the request, the consent and the
+    // authorization, and verifies from outside.
+    server.wait_for("checkpoint size 4 ");
+    let verified = operator.ok(&["log", "verify", "--url", &log_url, "--key", &log_key]);
+    assert!(verified.contains("tree size 4"), "{verified}");
+    assert!(server.terminate().success());
+}
