@@ -492,3 +492,163 @@ fn the_control_plane_by_cli_end_to_end() {
     assert!(verified.contains("tree size 4"), "{verified}");
     assert!(server.terminate().success());
 }
+
+#[test]
+fn a_self_custody_owner_signs_the_device_state_and_pushes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    let mut server = Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--origin",
+        "self.doorman.example/log",
+    ]);
+    let url = server.url.strip_suffix("/log").unwrap().to_string();
+    let code_line = server.wait_for("--code dmsetup_");
+    let code = code_line
+        .split_whitespace()
+        .find(|w| w.starts_with("dmsetup_"))
+        .unwrap()
+        .to_string();
+    let pw = d.join("pw.txt");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&pw)
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let pw = pw.to_str().unwrap();
+    let operator = Person::new(d, "operator");
+    operator.ok(&[
+        "setup",
+        "--url",
+        &url,
+        "--code",
+        &code,
+        "--email",
+        "op@example.org",
+        "--name",
+        "Op",
+        "--org",
+        "Ops",
+        "--password-file",
+        pw,
+    ]);
+    let owner = Person::new(d, "owner");
+    owner.ok(&[
+        "signup",
+        "--url",
+        &url,
+        "--kind",
+        "property",
+        "--org",
+        "Self Co-op",
+        "--email",
+        "o@example.org",
+        "--name",
+        "Owner",
+        "--password-file",
+        pw,
+    ]);
+    let key_file = d.join("property.key");
+    let public = owner.ok(&["key", "generate", "--out", key_file.to_str().unwrap()]);
+    let public = public
+        .lines()
+        .find(|l| l.starts_with("ed25519/"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let claimed = owner.json(&[
+        "property",
+        "claim",
+        "--name",
+        "B",
+        "--address",
+        "7 Self Street",
+        "--tz",
+        "Europe/Paris",
+        "--custody",
+        "self",
+        "--public-key",
+        &public,
+    ]);
+    let prop = str_of(&claimed, "id").to_string();
+    operator.ok(&["property", "verify", &prop, "--note", "deed checked"]);
+    owner.ok(&[
+        "revocations",
+        "revoke",
+        "--property",
+        &prop,
+        "--id",
+        &"ab".repeat(32),
+        "--reason",
+        "lost_handset",
+    ]);
+    owner.ok(&["service", "off", "--property", &prop]);
+    // Nothing signed yet: the server holds no key for this property.
+    let before = owner.json(&["revocations", "show", "--property", &prop]);
+    assert!(before.get("document").is_none(), "{before}");
+    // Offline signing of one payload prints a document the library verifies.
+    let payload = str_of(&before, "pending_payload").to_string();
+    let signed = owner.ok(&[
+        "state",
+        "sign",
+        "--property-key",
+        key_file.to_str().unwrap(),
+        &payload,
+    ]);
+    let list =
+        doorman_trust::RevocationList::verify(signed.as_bytes(), &public.parse().unwrap()).unwrap();
+    assert_eq!(list.revoked.len(), 1);
+    // A wrong key is refused before anything is uploaded.
+    let other = d.join("other.key");
+    owner.ok(&["key", "generate", "--out", other.to_str().unwrap()]);
+    failed(
+        &owner.run(&[
+            "state",
+            "push",
+            "--property",
+            &prop,
+            "--property-key",
+            other.to_str().unwrap(),
+        ]),
+        2,
+        "is not the key of",
+    );
+    // Push signs and uploads both documents.
+    let out = owner.run(&[
+        "state",
+        "push",
+        "--property",
+        &prop,
+        "--property-key",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let after = owner.json(&["revocations", "show", "--property", &prop]);
+    let doc = str_of(&after, "document");
+    assert_eq!(
+        doorman_trust::RevocationList::verify(doc.as_bytes(), &public.parse().unwrap())
+            .unwrap()
+            .revoked
+            .len(),
+        1
+    );
+    let service = owner.json(&["service", "show", "--property", &prop]);
+    assert_eq!(service["signed_seq"], service["seq"]);
+    // Pushing again re-issues (fresh issue time, higher seq) — what a daily cron does.
+    let again = owner.run(&[
+        "state",
+        "push",
+        "--property",
+        &prop,
+        "--property-key",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(again.status.success(), "{}", text(&again));
+    let later = owner.json(&["revocations", "show", "--property", &prop]);
+    assert!(later["document_seq"].as_u64().unwrap() > after["document_seq"].as_u64().unwrap());
+}

@@ -404,6 +404,10 @@ pub struct ServiceView {
     /// behind `seq` for a self-custody property until the owner uploads the signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_seq: Option<u64>,
+    /// Self-custody: the next service state to sign (base64url of its payload: the switch as it
+    /// stands, issued now), for `doorman state sign` / `doorman state push`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_payload: Option<String>,
 }
 
 /// `POST /api/v1/properties/{property}/service`: switch service off or on for the whole
@@ -434,8 +438,10 @@ pub struct RevocationsView {
     pub document: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_seq: Option<u64>,
-    /// Self-custody, when the signed list is behind: the payload to sign with
-    /// `doorman state sign` and upload with `PUT .../revocations/signed`.
+    /// Self-custody: the next list to sign (base64url of its payload: the revocations in force,
+    /// issued now) with `doorman state sign` and upload with `PUT .../revocations/signed`
+    /// (`doorman state push` does both). Signing again before the offline bound keeps devices'
+    /// lists fresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_payload: Option<String>,
 }

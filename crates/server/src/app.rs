@@ -240,10 +240,11 @@ pub fn start(
     listener
         .set_nonblocking(true)
         .map_err(|e| StartError(format!("listening on {}: {e}", config.listen)))?;
+    // The default origin names the address actually bound (not port 0).
     let origin = config
         .origin
         .clone()
-        .unwrap_or_else(|| format!("{}/log", config.listen));
+        .unwrap_or_else(|| format!("{addr}/log"));
 
     let log = Arc::new(SqliteLogStore::open(data_dir).map_err(fail("opening the log store"))?);
     let index = Arc::new(PublicIndex::open(data_dir).map_err(fail("opening the address index"))?);

@@ -176,6 +176,18 @@ pub fn pending_revocation_payload(
         .map_err(|e| ApiError::new(Code::LimitReached, e.to_string()))
 }
 
+/// The service state a self-custody owner should sign next.
+pub fn pending_service_payload(
+    api: &Api,
+    p: &Property,
+    previous: Option<&SignedDocument>,
+) -> Result<Vec<u8>, ApiError> {
+    let (state, _) = service_state(api, p, previous, api.now())?;
+    state
+        .payload()
+        .map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))
+}
+
 /// Stores a document a self-custody owner uploaded (already verified against the records).
 pub fn store_uploaded(
     api: &Api,

@@ -951,12 +951,16 @@ fn self_custody_properties_upload_what_the_owner_signed_offline() {
         code(b.owner.upload_revocations(&b.property.id, &doc)),
         "stale_state"
     );
-    assert!(
-        b.owner
-            .revocations(&b.property.id)
-            .unwrap()
-            .pending_payload
-            .is_none()
+    // What is pending now is the next re-issue (a fresh issue time, the next seq).
+    let now_pending = b.owner.revocations(&b.property.id).unwrap();
+    assert_eq!(now_pending.document_seq, Some(list.seq));
+    let next = RevocationList::from_payload(&base64_decode(
+        now_pending.pending_payload.as_deref().unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        (next.seq, next.revoked.clone()),
+        (list.seq + 1, list.revoked.clone())
     );
     // The server never held the key: nothing sealed is stored for the property.
     let stored = server

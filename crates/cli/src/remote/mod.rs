@@ -9,6 +9,7 @@
 //!   (`property.rs`): a building, its doors and units, the owner's switch.
 //! - `installation` (`installation.rs`): requests, photos, consent.
 //! - `carrier` (`carrier.rs`): the directory, keys, drivers, authorizations and passes.
+//! - `state` (`state.rs`): a self-custody owner signs the device state offline and pushes it.
 //!
 //! The offline commands keep their names: `door check`, `token inspect`, `pass mint`,
 //! `consent sign` and `authorization sign` never touch the network; the server-side
@@ -26,6 +27,7 @@ mod installation;
 mod orgs;
 mod output;
 mod property;
+mod state;
 
 use std::io::{BufRead as _, IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
@@ -86,6 +88,10 @@ pub enum Command {
     /// A property's revocation list (what devices refuse).
     #[command(subcommand)]
     Revocations(property::RevocationsCmd),
+    /// A self-custody property's signed device state: sign offline, or push (fetch, sign,
+    /// upload) the pending revocation list and service state.
+    #[command(subcommand)]
+    State(state::StateCmd),
 }
 
 /// Runs an API command.
@@ -105,6 +111,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Carrier(c) => carrier::run(c),
         Command::Service(c) => property::service(c),
         Command::Revocations(c) => property::revocations(c),
+        Command::State(c) => state::run(c),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -103,8 +103,10 @@ impl Default for ApiConfig {
 
 impl Api {
     /// The time now, from the server's one clock.
+    /// Milliseconds: what the store keeps, so a record reads back as it was answered.
     pub fn now(&self) -> Timestamp {
-        Timestamp::try_from((self.clock)()).unwrap_or(Timestamp::UNIX_EPOCH)
+        let t = Timestamp::try_from((self.clock)()).unwrap_or(Timestamp::UNIX_EPOCH);
+        Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t)
     }
 }
 

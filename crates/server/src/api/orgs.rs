@@ -249,8 +249,12 @@ pub(crate) async fn invitations(
             .store
             .invitations(&org.id)
             .map_err(|e| ApiError::store(e, "invitations", Code::Internal))?;
+        // Open ones only: an accepted invitation is a membership now (see members).
         Ok(Json(List::new(
-            list.iter().map(|i| invitation_view(i, None)).collect(),
+            list.iter()
+                .filter(|i| i.accepted_at.is_none())
+                .map(|i| invitation_view(i, None))
+                .collect(),
         )))
     })
     .await

@@ -554,6 +554,15 @@ fn service_view(api: &Api, prop: &Property) -> Result<ServiceView, ApiError> {
         seq: s.seq,
         changed_at: s.changed_at,
         changed_by: s.changed_by,
+        pending_payload: if prop.custody == Custody::SelfCustody {
+            Some(URL_SAFE_NO_PAD.encode(state_docs::pending_service_payload(
+                api,
+                prop,
+                doc.as_ref(),
+            )?))
+        } else {
+            None
+        },
         signed_seq: doc.map(|d| d.covers),
     })
 }
@@ -848,9 +857,7 @@ pub(crate) async fn revocations(
             .store
             .document(&prop.id, DocumentKind::RevocationList)
             .map_err(|e| ApiError::store(e, "document", Code::Internal))?;
-        let pending_payload = if prop.custody == Custody::SelfCustody
-            && doc.as_ref().is_none_or(|d| d.covers < prop.revocation_seq)
-        {
+        let pending_payload = if prop.custody == Custody::SelfCustody {
             state_docs::pending_revocation_payload(api, &prop, doc.as_ref())?
                 .map(|b| URL_SAFE_NO_PAD.encode(b))
         } else {
