@@ -2,10 +2,9 @@
 //! tokens (a path or `-` for stdin) and outputs.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use doorman_trust::{SecretKey, token};
 use zeroize::Zeroizing;
 
@@ -24,24 +23,10 @@ pub fn write_new_private_file(path: &Path, data: &[u8]) -> Result<()> {
     })
 }
 
-/// Reads a private file (at most 4 KiB: key files are small), refusing one that others can
-/// read, like ssh does. `what` names it in errors ("the key file", "the log key").
+/// Reads a private file (at most 4 KiB), refusing one that others can read, like ssh does.
+/// `what` names it in errors ("the key file", "the log key").
 pub fn read_private_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("reading {what} {}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "{what} {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
-    }
-    let mut text = Zeroizing::new(String::new());
-    std::fs::File::open(path)
-        .and_then(|f| f.take(4096).read_to_string(&mut text))
-        .with_context(|| format!("reading {what} {}", path.display()))?;
-    Ok(text)
+    Ok(doorman_store::read_private_file(path, what)?)
 }
 
 /// Reads a private key file (PKCS#8 PEM).

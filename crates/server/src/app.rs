@@ -115,25 +115,8 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// Reads a private file (at most 4 KiB), refusing one that others can read.
 fn read_private(path: &Path, what: &str) -> Result<Zeroizing<String>, StartError> {
-    use std::io::Read as _;
-    use std::os::unix::fs::PermissionsExt as _;
-    let meta = std::fs::metadata(path)
-        .map_err(|e| StartError(format!("reading {what} {}: {e}", path.display())))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(StartError(format!(
-            "{what} {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        )));
-    }
-    let mut text = Zeroizing::new(String::new());
-    std::fs::File::open(path)
-        .and_then(|f| f.take(4096).read_to_string(&mut text))
-        .map_err(|e| StartError(format!("reading {what} {}: {e}", path.display())))?;
-    Ok(text)
+    doorman_store::read_private_file(path, what).map_err(|e| StartError(e.to_string()))
 }
 
 /// Reads `DIR/log.key`, or creates it for `origin`. Returns the signer and whether it was

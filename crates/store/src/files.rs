@@ -1,7 +1,53 @@
-//! Private files written crash-safely: key files of the logs, the CLI's keys.
+//! Private files: written crash-safely, read only when nobody else can read them (key files
+//! of the logs, the master key, the CLI's keys and credentials).
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::Path;
+
+/// Why a private file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivateFileError {
+    #[error("{what} {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
+    Exposed {
+        what: String,
+        path: String,
+        mode: u32,
+    },
+    #[error("reading {what} {path}: {source}")]
+    Io {
+        what: String,
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Reads a private file (at most 4 KiB: key files are small), refusing one that others can
+/// read, like ssh does. `what` names it in errors ("the log key", "the key file").
+pub fn read_private_file(
+    path: &Path,
+    what: &str,
+) -> Result<zeroize::Zeroizing<String>, PrivateFileError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let io = |source| PrivateFileError::Io {
+        what: what.to_string(),
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(PrivateFileError::Exposed {
+            what: what.to_string(),
+            path: path.display().to_string(),
+            mode,
+        });
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_string(&mut text))
+        .map_err(io)?;
+    Ok(text)
+}
 
 /// Writes a new file readable by its owner only (mode 0600): to `<path>.tmp` first, synced,
 /// then linked in place — which fails with `AlreadyExists` if `path` exists, so a key is never

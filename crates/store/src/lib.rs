@@ -88,7 +88,7 @@ pub use access::{
 };
 pub use control::{ControlError, SqliteStore, Store};
 pub use error::StoreError;
-pub use files::write_new_private_file;
+pub use files::{PrivateFileError, read_private_file, write_new_private_file};
 pub use index::{AddressLookup, INDEX_FILE, IndexedEntry, IndexedProperty, PublicIndex, Unparsed};
 pub use integrator::{Clock, Integrator, IntegratorConfig, OnCheckpoint};
 pub use sequencer::{Sequencer, SequencerConfig};

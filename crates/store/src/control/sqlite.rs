@@ -500,6 +500,21 @@ fn member_row(r: &Row<'_>) -> rusqlite::Result<Member> {
     })
 }
 
+/// A membership and its account: `MEMBER_COLS` then the user's columns.
+const MEMBER_USER_COLS: &str = "m.user_id, m.org_id, o.kind, m.role, m.property_id, m.unit_id, m.created_ms, u.id, u.email, u.name, u.password_hash, u.created_ms";
+
+fn member_user_row(r: &Row<'_>) -> rusqlite::Result<(Member, User)> {
+    let m = member_row(r)?;
+    let u = User {
+        id: r.get(7)?,
+        email: r.get(8)?,
+        name: r.get(9)?,
+        password_hash: r.get(10)?,
+        created_at: ts(r.get(11)?)?,
+    };
+    Ok((m, u))
+}
+
 const INVITATION_COLS: &str = "id, org_id, role, email, property_id, unit_id, code_hash, created_by, created_ms, expires_ms, accepted_ms";
 
 fn invitation_row(r: &Row<'_>) -> rusqlite::Result<Invitation> {
@@ -1003,18 +1018,9 @@ impl Store for SqliteStore {
         self.read(|c| {
             all(
                 c,
-                &format!("SELECT {MEMBER_COLS}, u.id, u.email, u.name, u.password_hash, u.created_ms FROM members m JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 ORDER BY m.created_ms, u.email"),
+                &format!("SELECT {MEMBER_USER_COLS} FROM members m JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 ORDER BY m.created_ms, u.email"),
                 [org.as_str()],
-                |r| {
-                    let m = member_row(r)?;
-                    Ok((m, User {
-                        id: r.get(7)?,
-                        email: r.get(8)?,
-                        name: r.get(9)?,
-                        password_hash: r.get(10)?,
-                        created_at: ts(r.get(11)?)?,
-                    }))
-                },
+                member_user_row,
             )
         })
     }
@@ -1049,18 +1055,9 @@ impl Store for SqliteStore {
         self.read(|c| {
             all(
                 c,
-                &format!("SELECT {MEMBER_COLS}, u.id, u.email, u.name, u.password_hash, u.created_ms FROM members m JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id WHERE m.property_id = ?1 AND m.role = 'resident' ORDER BY m.unit_id, u.email"),
+                &format!("SELECT {MEMBER_USER_COLS} FROM members m JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id WHERE m.property_id = ?1 AND m.role = 'resident' ORDER BY m.unit_id, u.email"),
                 [property.as_str()],
-                |r| {
-                    let m = member_row(r)?;
-                    Ok((m, User {
-                        id: r.get(7)?,
-                        email: r.get(8)?,
-                        name: r.get(9)?,
-                        password_hash: r.get(10)?,
-                        created_at: ts(r.get(11)?)?,
-                    }))
-                },
+                member_user_row,
             )
         })
     }
