@@ -318,6 +318,7 @@ pub fn start(
         clock: Arc::clone(&clock),
         publisher: Arc::clone(&publisher),
         config: config.api.clone(),
+        password_checks: std::sync::Mutex::default(),
     });
     let keeper = Keeper::spawn(
         Arc::clone(&api),

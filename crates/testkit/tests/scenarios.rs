@@ -1199,3 +1199,32 @@ fn the_server_restarts_with_everything_in_place() {
         1
     );
 }
+
+#[test]
+fn parallel_guesses_do_not_slip_past_the_throttle() {
+    let server = TestServer::start();
+    server.sign_up("carrier", "Acme", "a@example.org");
+    let codes: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..24)
+            .map(|i| {
+                let c = server.client();
+                s.spawn(move || code(c.sign_in("a@example.org", &format!("guess number {i:04}"))))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = codes.iter().filter(|c| *c == "unauthenticated").count();
+    // The clock does not move: after the free failures and one more, everything waits.
+    assert!(
+        checked <= 4,
+        "{checked} passwords were checked in one instant: {codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| c == "unauthenticated" || c == "too_many_attempts"),
+        "{codes:?}"
+    );
+    let stored = server.api().store.login_throttle("a@example.org").unwrap();
+    assert_eq!(stored.failures as usize, checked);
+}

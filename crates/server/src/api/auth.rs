@@ -81,6 +81,36 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// The right to check one password for an address; released when dropped.
+struct AttemptTurn<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    email: String,
+}
+
+impl<'a> AttemptTurn<'a> {
+    fn take(
+        set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+        email: &str,
+    ) -> Option<AttemptTurn<'a>> {
+        let mut s = set
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.insert(email.to_string()).then(|| AttemptTurn {
+            set,
+            email: email.to_string(),
+        })
+    }
+}
+
+impl Drop for AttemptTurn<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.email);
+    }
+}
+
 /// The caller, authenticated.
 #[derive(Debug, Clone)]
 pub(crate) struct Authed {
@@ -255,6 +285,82 @@ impl Api {
         })
     }
 
+    /// Checks a password for `email` under the sign-in throttle (see `doorman_core::throttle`):
+    /// refused without checking while the address backs off or is locked; a failure counts,
+    /// a success clears the count. One attempt per address runs at a time (another one at
+    /// the same moment is refused), so parallel guesses cannot slip past the count. `user` is
+    /// the address's account, if any: without one the check fails after the same work.
+    pub(crate) fn check_password(
+        &self,
+        email: &str,
+        user: Option<&User>,
+        password: &str,
+    ) -> Result<(), ApiError> {
+        let Some(_turn) = AttemptTurn::take(&self.password_checks, email) else {
+            return Err(ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    Code::TooManyAttempts,
+                    "another sign-in for this address is under way; try again in a second",
+                )
+            });
+        };
+        let now = self.now();
+        let stored = self
+            .store
+            .login_throttle(email)
+            .map_err(|e| ApiError::store(e, "sign-in", Code::Internal))?;
+        let attempts = Attempts {
+            failures: stored.failures,
+            last_failure: stored.last_failure_at,
+            locked_until: stored.locked_until,
+        };
+        if let Err(wait) = throttle::check(&attempts, now) {
+            let secs = wait.retry_after_secs(now);
+            let e = match wait {
+                Wait::Locked { until } => ApiError::new(
+                    Code::LockedOut,
+                    format!("too many failed sign-ins for this address: locked until {until}"),
+                ),
+                Wait::Backoff { .. } => ApiError::new(
+                    Code::TooManyAttempts,
+                    format!("too many failed sign-ins for this address; wait {secs} s"),
+                ),
+            };
+            return Err(ApiError {
+                retry_after: Some(secs),
+                ..e
+            });
+        }
+        let ok = match user {
+            Some(u) => verify_password(password, &u.password_hash),
+            None => {
+                verify_password(password, dummy_hash());
+                false
+            }
+        };
+        if ok {
+            if stored != LoginThrottle::default() {
+                self.store
+                    .put_login_throttle(email, &LoginThrottle::default())
+                    .map_err(|e| ApiError::store(e, "sign-in", Code::Internal))?;
+            }
+            return Ok(());
+        }
+        let after = throttle::after_failure(&attempts, now);
+        self.store
+            .put_login_throttle(
+                email,
+                &LoginThrottle {
+                    failures: after.failures,
+                    last_failure_at: after.last_failure,
+                    locked_until: after.locked_until,
+                },
+            )
+            .map_err(|e| ApiError::store(e, "sign-in", Code::Internal))?;
+        Err(ApiError::unauthenticated("wrong email or password"))
+    }
+
     /// Opens a session for `user`.
     fn open_session(&self, user: &User) -> Result<SessionResponse, ApiError> {
         let now = self.now();
@@ -415,67 +521,14 @@ pub(crate) async fn sign_in(
     let api2 = api.clone();
     let session = run(api, move |api| {
         let email = req.email.trim().to_lowercase();
-        let now = api.now();
-        let stored = api
-            .store
-            .login_throttle(&email)
-            .map_err(|e| ApiError::store(e, "sign-in", Code::Internal))?;
-        let attempts = Attempts {
-            failures: stored.failures,
-            last_failure: stored.last_failure_at,
-            locked_until: stored.locked_until,
-        };
-        if let Err(wait) = throttle::check(&attempts, now) {
-            let secs = wait.retry_after_secs(now);
-            let e = match wait {
-                Wait::Locked { until } => ApiError::new(
-                    Code::LockedOut,
-                    format!("too many failed sign-ins for this address: locked until {until}"),
-                ),
-                Wait::Backoff { .. } => ApiError::new(
-                    Code::TooManyAttempts,
-                    format!("too many failed sign-ins for this address; wait {secs} s"),
-                ),
-            };
-            return Err(ApiError {
-                retry_after: Some(secs),
-                ..e
-            });
-        }
         let user = api
             .store
             .user_by_email(&email)
             .map_err(|e| ApiError::store(e, "account", Code::Internal))?;
-        let ok = match &user {
-            Some(u) => verify_password(&req.password, &u.password_hash),
-            None => {
-                verify_password(&req.password, dummy_hash());
-                false
-            }
-        };
-        match (ok, user) {
-            (true, Some(user)) => {
-                if stored != LoginThrottle::default() {
-                    api.store
-                        .put_login_throttle(&email, &LoginThrottle::default())
-                        .map_err(|e| ApiError::store(e, "sign-in", Code::Internal))?;
-                }
-                api.open_session(&user)
-            }
-            _ => {
-                let after = throttle::after_failure(&attempts, now);
-                api.store
-                    .put_login_throttle(
-                        &email,
-                        &LoginThrottle {
-                            failures: after.failures,
-                            last_failure_at: after.last_failure,
-                            locked_until: after.locked_until,
-                        },
-                    )
-                    .map_err(|e| ApiError::store(e, "sign-in", Code::Internal))?;
-                Err(ApiError::unauthenticated("wrong email or password"))
-            }
+        api.check_password(&email, user.as_ref(), &req.password)?;
+        match user {
+            Some(user) => api.open_session(&user),
+            None => Err(ApiError::unauthenticated("wrong email or password")),
         }
     })
     .await?;
@@ -547,11 +600,8 @@ pub(crate) async fn accept_invitation(
             .map_err(|e| ApiError::store(e, "account", Code::Internal))?;
         let user = match existing {
             Some(u) => {
-                if !verify_password(&req.password, &u.password_hash) {
-                    return Err(ApiError::unauthenticated(
-                        "an account exists for the invited email: give its password",
-                    ));
-                }
+                // The account's password, under the same throttle as sign-in.
+                api.check_password(&invited.email, Some(&u), &req.password)?;
                 api.store
                     .accept_invitation(&hash, None, now)
                     .map_err(|e| ApiError::store(e, "invitation", Code::InvitationClosed))?;

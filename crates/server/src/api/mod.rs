@@ -65,6 +65,9 @@ pub struct Api {
     pub clock: Clock,
     pub publisher: Arc<Publisher>,
     pub config: ApiConfig,
+    /// The addresses with a password check under way (one at a time per address; one
+    /// server per data dir, so this process sees every attempt).
+    pub password_checks: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Api {
