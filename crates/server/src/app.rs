@@ -212,8 +212,17 @@ pub fn start(
     timer: fn() -> Instant,
 ) -> Result<Running, StartError> {
     let data_dir = &config.data_dir;
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| StartError(format!("creating the data dir {}: {e}", data_dir.display())))?;
+    // A new data dir is the owner's only (it holds hashed secrets and sealed keys).
+    if !data_dir.exists() {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|e| {
+                StartError(format!("creating the data dir {}: {e}", data_dir.display()))
+            })?;
+    }
     let explicit = config.origin.is_some();
     let listener = std::net::TcpListener::bind(&config.listen)
         .map_err(|e| StartError(format!("listening on {}: {e}", config.listen)))?;
