@@ -3,7 +3,9 @@
 //!
 //! Sealed form: `0x01` (the version) || 24-byte random nonce || ciphertext || 16-byte tag.
 //! The associated data binds a sealed key to what it is for (`doorman/<purpose>/v1\0<id>`),
-//! so a sealed key copied onto another property's row does not open. A random 192-bit
+//! so a sealed key copied onto another property's row does not open. A purpose may not
+//! contain a NUL byte: the first NUL then ends the purpose, so no two (purpose, id) pairs share
+//! associated data (`("a/v1\0b", "c")` and `("a", "b/v1\0c")` would). A random 192-bit
 //! nonce per seal makes nonce reuse under one KEK negligible without a counter.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -39,6 +41,8 @@ pub enum SealError {
     Open,
     #[error("sealing failed")]
     Seal,
+    #[error("a sealed key's purpose may not contain a NUL byte")]
+    Purpose,
 }
 
 impl Kek {
@@ -74,7 +78,7 @@ impl Kek {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
         let seed = key.to_seed();
-        let aad = associated_data(purpose, id);
+        let aad = associated_data(purpose, id)?;
         let sealed = self
             .cipher()
             .encrypt(
@@ -100,7 +104,7 @@ impl Kek {
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Format)?;
-        let aad = associated_data(purpose, id);
+        let aad = associated_data(purpose, id)?;
         let seed = Zeroizing::new(
             self.cipher()
                 .decrypt(
@@ -118,11 +122,16 @@ impl Kek {
     }
 }
 
-fn associated_data(purpose: &str, id: &str) -> Vec<u8> {
+/// What a seal for `purpose` and `id` is bound to; one pair's only (the `sealed_key` fuzz
+/// target checks it).
+pub(crate) fn associated_data(purpose: &str, id: &str) -> Result<Vec<u8>, SealError> {
+    if purpose.contains('\0') {
+        return Err(SealError::Purpose);
+    }
     let mut aad = format!("doorman/{purpose}/v1").into_bytes();
     aad.push(0);
     aad.extend_from_slice(id.as_bytes());
-    aad
+    Ok(aad)
 }
 
 #[cfg(test)]
@@ -167,6 +176,42 @@ mod tests {
         assert_ne!(
             sealed,
             kek.seal(&key, "property-key", "prop_1", &mut rng).unwrap()
+        );
+    }
+
+    /// Caught by the `sealed_key` fuzz target's binding property (on a hand-made input, kept
+    /// in its corpus as `regression-nul-purpose-aad`): a NUL byte in the purpose let two pairs
+    /// share associated data, so a key sealed for `("property-key/v1\0x", "prop_1")` opened as
+    /// the property key of `"x/v1\0prop_1"`. A purpose with a NUL is now refused, for sealing
+    /// and opening alike; the real purposes (`property-key`, `carrier-key`) are unaffected.
+    #[test]
+    fn nul_in_purpose_cannot_alias_another_pair() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let kek = Kek::generate(&mut rng);
+        let key = SecretKey::generate(&mut rng);
+        assert_eq!(
+            kek.seal(&key, "property-key/v1\0x", "prop_1", &mut rng)
+                .unwrap_err(),
+            SealError::Purpose
+        );
+        let sealed = kek
+            .seal(&key, "property-key", "x/v1\0prop_1", &mut rng)
+            .unwrap();
+        assert_eq!(
+            kek.open(&sealed, "property-key/v1\0x", "prop_1")
+                .unwrap_err(),
+            SealError::Purpose
+        );
+        assert_eq!(
+            kek.open(&sealed, "property-key", "x/v1\0prop_1")
+                .unwrap()
+                .public(),
+            key.public()
+        );
+        // Associated data is the documented form, so keys sealed before stay openable.
+        assert_eq!(
+            associated_data("property-key", "prop_1").unwrap(),
+            b"doorman/property-key/v1\0prop_1"
         );
     }
 }

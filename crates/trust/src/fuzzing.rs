@@ -1,12 +1,13 @@
 //! Fuzz-target bodies, shared by the cargo-fuzz targets in `fuzz/` and by the corpus replay
 //! test (`tests/fuzz_corpus.rs`), so the stable `cargo test` runs exactly what the fuzzer ran.
 //!
-//! Both functions take arbitrary bytes, feed them to the token readers and the door decision
-//! built on the deterministic [`Fixture`], and must never panic on their own. What *does*
-//! panic here is deliberate: the invariants below are `assert!`s, because a fuzzer learns of a
-//! broken invariant only through a panic, and building the fixture once is set-up that can't
-//! fail on valid literals (if it ever did, every input would be meaningless, so aborting is the
-//! honest answer). That is why this module allows `clippy::panic`; nothing here decides a real
+//! Every target takes arbitrary bytes, feeds them to the token readers and the door decision
+//! built on the deterministic [`Fixture`], to the signed device-state readers
+//! ([`crate::state`]) under a fixed property key, or to [`Kek::open`] under a fixed KEK, and
+//! must never panic on their own. What *does* panic here is deliberate: the invariants below
+//! are `assert!`s, because a fuzzer learns of a broken invariant only through a panic, and
+//! building the fixture once is set-up that can't fail on valid literals (if it ever did,
+//! every input would be meaningless, so aborting is the honest answer). That is why this module allows `clippy::panic`; nothing here decides a real
 //! door, and no production path calls it.
 //!
 //! Invariants checked:
@@ -20,20 +21,40 @@
 //!   every service switch on, a proof given and the presenter's clock within tolerance, and not
 //!   for a revoked pass; the same presentation decided a second time on the same state is never
 //!   an `Allow` (single use).
+//! * [`state_document`]: whatever the bytes, [`RevocationList::verify`],
+//!   [`ServiceState::verify`] and both `from_payload`s return, and every error has one of the
+//!   documented [`StateError::code`]s; no bytes read as both types; whatever is accepted
+//!   re-encodes (`payload()`) to bytes that read back to an equal value and re-encode to the
+//!   same bytes, and signs to a document that verifies to the same value (and not as the other
+//!   type); the bytes signed as a payload in the documented wire form (built here, not by
+//!   `state.rs`) verify to exactly what `from_payload` reads, and never as the other type;
+//!   payloads built from the input's lines as field values get the same round trip.
+//! * [`sealed_key`]: whatever the bytes, [`Kek::open`] returns a format or open error, or a key
+//!   only for a 73-byte version-1 seal that opens for no other purpose, id or KEK; a key sealed
+//!   for a purpose and id chosen by the input (refused only for a purpose with a NUL byte)
+//!   opens for exactly that pair, to the same key, and not once a byte of the seal is altered;
+//!   two different pairs never share associated data.
 #![allow(clippy::panic)]
 
 use std::sync::OnceLock;
 
 use jiff::{SignedDuration, Timestamp};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use doorman_core::{CarrierId, DoorId, PropertyId, ServiceSwitch};
+use rand::SeedableRng as _;
+
 use crate::authorization;
 use crate::consent;
+use crate::custody::{self, Kek, SealError};
 use crate::door::{Decision, DoorDevice, DoorState, Presentation, Revocations, decide};
 use crate::fixture::Fixture;
 use crate::inspect;
-use crate::keys::PublicKey;
+use crate::keys::{PublicKey, SecretKey};
 use crate::pass;
 use crate::possession::{Challenge, PossessionProof};
+use crate::state::{RevocationList, ServiceState, StateError};
 use crate::token;
 
 /// The building every input is judged against, built once per process.
@@ -411,4 +432,575 @@ pub fn door_input(
     out.extend(mutations.iter().flatten());
     out.extend_from_slice(pass_text);
     out
+}
+
+/// Seed of the property key every [`state_document`] input is verified under (and the seed
+/// corpus signed with).
+pub const STATE_KEY_SEED: [u8; 32] = [0x5d; 32];
+
+/// Every [`StateError::code`], as `state.rs` documents them.
+pub const STATE_ERROR_CODES: [&str; 6] = [
+    "document_too_large",
+    "malformed_document",
+    "bad_signature",
+    "wrong_document_type",
+    "unknown_version",
+    "invalid_document",
+];
+
+/// The signing domains of docs/trust.md, restated here so the target checks the documented
+/// wire form rather than `state.rs` against itself.
+const REVOCATION_DOMAIN: &[u8] = b"doorman/revocation-list/v1\n";
+const SERVICE_DOMAIN: &[u8] = b"doorman/service-state/v1\n";
+
+/// The property key of [`state_document`], built once per process.
+fn state_key() -> &'static (SecretKey, PublicKey) {
+    static KEY: OnceLock<(SecretKey, PublicKey)> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let secret = SecretKey::from_seed(&STATE_KEY_SEED);
+        let public = secret.public();
+        (secret, public)
+    })
+}
+
+/// The two signed document types, for one generic round trip.
+trait Document: Sized + PartialEq + std::fmt::Debug {
+    const NAME: &'static str;
+    const DOMAIN: &'static [u8];
+    fn to_payload(&self) -> Result<Vec<u8>, StateError>;
+    fn read_payload(payload: &[u8]) -> Result<Self, StateError>;
+    fn sign_with(&self, key: &SecretKey) -> Result<Vec<u8>, StateError>;
+    fn verify_under(document: &[u8], key: &PublicKey) -> Result<Self, StateError>;
+    /// The other type's verification of the same bytes (a signature over one type is never
+    /// another's).
+    fn verifies_as_other(document: &[u8], key: &PublicKey) -> Result<(), StateError>;
+}
+
+impl Document for RevocationList {
+    const NAME: &'static str = "revocation list";
+    const DOMAIN: &'static [u8] = REVOCATION_DOMAIN;
+    fn to_payload(&self) -> Result<Vec<u8>, StateError> {
+        self.payload()
+    }
+    fn read_payload(payload: &[u8]) -> Result<Self, StateError> {
+        RevocationList::from_payload(payload)
+    }
+    fn sign_with(&self, key: &SecretKey) -> Result<Vec<u8>, StateError> {
+        self.sign(key)
+    }
+    fn verify_under(document: &[u8], key: &PublicKey) -> Result<Self, StateError> {
+        RevocationList::verify(document, key)
+    }
+    fn verifies_as_other(document: &[u8], key: &PublicKey) -> Result<(), StateError> {
+        ServiceState::verify(document, key).map(drop)
+    }
+}
+
+impl Document for ServiceState {
+    const NAME: &'static str = "service state";
+    const DOMAIN: &'static [u8] = SERVICE_DOMAIN;
+    fn to_payload(&self) -> Result<Vec<u8>, StateError> {
+        self.payload()
+    }
+    fn read_payload(payload: &[u8]) -> Result<Self, StateError> {
+        ServiceState::from_payload(payload)
+    }
+    fn sign_with(&self, key: &SecretKey) -> Result<Vec<u8>, StateError> {
+        self.sign(key)
+    }
+    fn verify_under(document: &[u8], key: &PublicKey) -> Result<Self, StateError> {
+        ServiceState::verify(document, key)
+    }
+    fn verifies_as_other(document: &[u8], key: &PublicKey) -> Result<(), StateError> {
+        RevocationList::verify(document, key).map(drop)
+    }
+}
+
+fn check_state_error(e: &StateError, what: &str) {
+    assert!(
+        STATE_ERROR_CODES.contains(&e.code()),
+        "{what}: the error {e:?} has the undocumented code {:?}",
+        e.code()
+    );
+    assert!(
+        !e.to_string().is_empty(),
+        "{what}: the error {e:?} has no message"
+    );
+}
+
+/// What an accepted document must satisfy: it re-encodes, reads back equal, re-encodes to the
+/// same bytes, and signs to a document that verifies to the same value and only as its type.
+fn state_round_trip<D: Document>(value: &D, secret: &SecretKey, public: &PublicKey) {
+    let payload = match value.to_payload() {
+        Ok(p) => p,
+        Err(e) => panic!(
+            "an accepted {} does not re-encode ({}: {e}): {value:?}",
+            D::NAME,
+            e.code()
+        ),
+    };
+    let again = D::read_payload(&payload);
+    assert!(
+        again.as_ref() == Ok(value),
+        "the {} re-encoded as {:?} reads back as {again:?}, not {value:?}",
+        D::NAME,
+        String::from_utf8_lossy(&payload)
+    );
+    if let Ok(again) = &again {
+        assert!(
+            again.to_payload().as_deref() == Ok(payload.as_slice()),
+            "the {} does not re-encode to the same bytes twice",
+            D::NAME
+        );
+    }
+    let document = match value.sign_with(secret) {
+        Ok(d) => d,
+        Err(e) => panic!(
+            "an accepted {} cannot be signed ({}: {e}): {value:?}",
+            D::NAME,
+            e.code()
+        ),
+    };
+    let verified = D::verify_under(&document, public);
+    assert!(
+        verified.as_ref() == Ok(value),
+        "the signed {} verifies as {verified:?}, not {value:?}",
+        D::NAME
+    );
+    assert!(
+        D::verifies_as_other(&document, public) == Err(StateError::BadSignature),
+        "a signed {} is not refused as the other type with bad_signature",
+        D::NAME
+    );
+}
+
+/// Checks one result of reading `D` from outside bytes: an error has a documented code, a
+/// value round-trips.
+fn check_state_result<D: Document>(
+    result: &Result<D, StateError>,
+    how: &str,
+    secret: &SecretKey,
+    public: &PublicKey,
+) {
+    match result {
+        Ok(value) => state_round_trip(value, secret, public),
+        Err(e) => check_state_error(e, &format!("{} {how}", D::NAME)),
+    }
+}
+
+/// `payload` signed under `key` for `domain`, in the wire form of docs/trust.md (base64url has
+/// nothing JSON must escape).
+fn state_envelope(key: &SecretKey, domain: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut message = domain.to_vec();
+    message.extend_from_slice(payload);
+    format!(
+        r#"{{"payload":"{}","signature":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(payload),
+        URL_SAFE_NO_PAD.encode(key.sign(&message))
+    )
+    .into_bytes()
+}
+
+/// `data` as a payload, signed for `D`'s domain: verifies to exactly what `from_payload`
+/// reads, and never as the other type.
+fn check_wrapped<D: Document>(
+    data: &[u8],
+    read: &Result<D, StateError>,
+    secret: &SecretKey,
+    public: &PublicKey,
+) {
+    let document = state_envelope(secret, D::DOMAIN, data);
+    let verified = D::verify_under(&document, public);
+    if document.len() > crate::state::MAX_DOCUMENT_BYTES {
+        assert!(
+            matches!(verified, Err(StateError::TooLarge(_))),
+            "a {} of {} bytes is not refused as too large",
+            D::NAME,
+            document.len()
+        );
+        return;
+    }
+    assert!(
+        &verified == read,
+        "a {} signed in the documented wire form verifies as {verified:?}; its payload reads as {read:?}",
+        D::NAME
+    );
+    assert!(
+        D::verifies_as_other(&document, public) == Err(StateError::BadSignature),
+        "a {} payload signed for its type is not refused as the other type",
+        D::NAME
+    );
+}
+
+/// Feeds `data` to the signed device-state readers as a signed document under the key of
+/// [`STATE_KEY_SEED`], as payload bytes, and as payload bytes signed under that key; checks
+/// the invariants listed in the module documentation.
+pub fn state_document(data: &[u8]) {
+    let (secret, public) = state_key();
+
+    // As a signed document off the network.
+    let list = RevocationList::verify(data, public);
+    let service = ServiceState::verify(data, public);
+    assert!(
+        !(list.is_ok() && service.is_ok()),
+        "one document verified as a revocation list and as a service state"
+    );
+    check_state_result(&list, "verify", secret, public);
+    check_state_result(&service, "verify", secret, public);
+
+    // As payload bytes.
+    let list = RevocationList::from_payload(data);
+    let service = ServiceState::from_payload(data);
+    assert!(
+        !(list.is_ok() && service.is_ok()),
+        "one payload read as a revocation list and as a service state"
+    );
+    check_state_result(&list, "from_payload", secret, public);
+    check_state_result(&service, "from_payload", secret, public);
+
+    // As payload bytes the property signed.
+    check_wrapped(data, &list, secret, public);
+    check_wrapped(data, &service, secret, public);
+
+    // As the fields of a well-formed payload, so the fuzzer edits values, not JSON syntax.
+    for payload in state_field_payloads(data) {
+        let list = RevocationList::from_payload(&payload);
+        let service = ServiceState::from_payload(&payload);
+        check_state_result(&list, "from_payload of fields", secret, public);
+        check_state_result(&service, "from_payload of fields", secret, public);
+    }
+}
+
+/// The two payloads (a revocation list's and a service state's, with the right type and
+/// version) whose field values are the lines of `data` (lossy UTF-8, split at `\n`):
+/// `issued_at`, `property`, `seq` (decimal; 1 if it isn't; odd means `property_disabled`),
+/// then list items: every one is a revocation id, and for the service state the items before
+/// the first empty one are disabled doors and those after it disabled carriers.
+fn state_field_payloads(data: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.split('\n');
+    let issued_at = lines.next().unwrap_or_default();
+    let property = lines.next().unwrap_or_default();
+    let seq = lines
+        .next()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(1);
+    let items: Vec<&str> = lines.collect();
+    let (doors, carriers) = match items.iter().position(|s| s.is_empty()) {
+        Some(i) => (
+            items.get(..i).unwrap_or_default(),
+            items.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (items.as_slice(), &[][..]),
+    };
+    let list = serde_json::json!({
+        "type": "revocation_list", "v": 1, "property": property, "seq": seq,
+        "issued_at": issued_at, "revoked": items,
+    });
+    let service = serde_json::json!({
+        "type": "service_state", "v": 1, "property": property, "seq": seq,
+        "issued_at": issued_at, "property_disabled": seq % 2 == 1,
+        "disabled_doors": doors, "disabled_carriers": carriers,
+    });
+    [list, service]
+        .iter()
+        .filter_map(|v| serde_json::to_vec(v).ok())
+        .collect()
+}
+
+/// A [`state_document`] seed corpus: real documents signed with the key of [`STATE_KEY_SEED`]
+/// (revocation lists and service states, empty and not), their payloads, and one document
+/// signed by another key.
+pub fn state_document_seeds() -> Result<Vec<Vec<u8>>, StateError> {
+    let (secret, _) = state_key();
+    let id = |s: &str| PropertyId::new(s).map_err(|e| StateError::Invalid(e.to_string()));
+    let at = |s: &str| {
+        s.parse::<Timestamp>()
+            .map_err(|e| StateError::Invalid(e.to_string()))
+    };
+    let lists = [
+        RevocationList {
+            property: id("prop_1")?,
+            seq: 1,
+            issued_at: at("2026-12-01T10:00:00Z")?,
+            revoked: Default::default(),
+        },
+        RevocationList {
+            property: id("prop_harbour view/2")?,
+            seq: 42,
+            issued_at: at("2026-12-24T23:59:59Z")?,
+            revoked: [vec![0x01], vec![0xab; 32], vec![0xfe; 64]]
+                .into_iter()
+                .collect(),
+        },
+    ];
+    let door = |s: &str| DoorId::new(s).map_err(|e| StateError::Invalid(e.to_string()));
+    let carrier = |s: &str| CarrierId::new(s).map_err(|e| StateError::Invalid(e.to_string()));
+    let services = [
+        ServiceState {
+            property: id("prop_1")?,
+            seq: 1,
+            issued_at: at("2026-12-01T10:00:00Z")?,
+            switch: ServiceSwitch::all_on(),
+        },
+        ServiceState {
+            property: id("prop_1")?,
+            seq: 7,
+            issued_at: at("2027-01-02T03:04:05Z")?,
+            switch: ServiceSwitch {
+                property_disabled: true,
+                disabled_doors: [door("garage")?, door("street")?].into_iter().collect(),
+                disabled_carriers: [carrier("org_parcels")?].into_iter().collect(),
+            },
+        },
+    ];
+    let mut seeds = Vec::new();
+    for list in &lists {
+        seeds.push(list.sign(secret)?);
+        seeds.push(list.payload()?);
+    }
+    for service in &services {
+        seeds.push(service.sign(secret)?);
+        seeds.push(service.payload()?);
+    }
+    if let Some(list) = lists.last() {
+        seeds.push(list.sign(&SecretKey::from_seed(&[0x01; 32]))?);
+    }
+    // Field lines (see `state_field_payloads`).
+    seeds.push(b"2026-12-01T10:00:00Z\nprop_1\n2\n01\nabab".to_vec());
+    seeds.push(b"2027-01-02T03:04:05Z\nprop_1\n7\ngarage\nstreet\n\norg_parcels".to_vec());
+    Ok(seeds)
+}
+
+/// The key-encryption key every [`sealed_key`] input is opened with.
+pub const SEALED_KEK: [u8; custody::KEK_LEN] = [0x6b; custody::KEK_LEN];
+/// The purpose raw [`sealed_key`] inputs are opened for.
+pub const SEALED_PURPOSE: &str = "property-key";
+/// The id raw [`sealed_key`] inputs are opened for.
+pub const SEALED_ID: &str = "prop_1";
+/// Length of a sealed key: version, nonce, sealed 32-byte seed, tag.
+pub const SEALED_LEN: usize = 1 + 24 + 32 + 16;
+/// Size of the fixed header of a [`sealed_key`] round-trip input.
+pub const SEAL_HEADER: usize = 71;
+
+/// The decoded shape of a [`sealed_key`] input, read as a seal → open round trip.
+///
+/// Layout (short inputs are padded with zeros):
+///
+/// | bytes  | field                                                                  |
+/// |--------|------------------------------------------------------------------------|
+/// | 0      | purpose length                                                         |
+/// | 1      | id length                                                              |
+/// | 2      | other purpose length                                                   |
+/// | 3      | other id length                                                        |
+/// | 4..6   | tamper position, u16 LE (modulo the seal's length)                     |
+/// | 6      | tamper xor value (0: no tampering)                                     |
+/// | 7..39  | seed of the key sealed                                                 |
+/// | 39..71 | seed of the RNG that draws the nonce                                   |
+/// | 71..   | purpose, id, other purpose, other id, each of its length (as far as    |
+/// |        | the bytes go), as lossy UTF-8                                          |
+#[derive(Debug, Clone)]
+struct SealInput {
+    purpose: String,
+    id: String,
+    other_purpose: String,
+    other_id: String,
+    tamper_at: u16,
+    tamper_xor: u8,
+    key_seed: [u8; 32],
+    rng_seed: [u8; 32],
+}
+
+fn split_seal_input(data: &[u8]) -> SealInput {
+    let mut header = [0u8; SEAL_HEADER];
+    let n = data.len().min(SEAL_HEADER);
+    if let (Some(dst), Some(src)) = (header.get_mut(..n), data.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    let [pl, il, opl, oil, t0, t1, tamper_xor, rest @ ..] = header;
+    let key_seed: [u8; 32] = rest.first_chunk().copied().unwrap_or_default();
+    let rng_seed: [u8; 32] = rest.last_chunk().copied().unwrap_or_default();
+    let mut tail = data.get(SEAL_HEADER..).unwrap_or_default();
+    let mut take = |len: u8| {
+        let (text, rest) = tail
+            .split_at_checked(usize::from(len))
+            .unwrap_or((tail, &[]));
+        tail = rest;
+        String::from_utf8_lossy(text).into_owned()
+    };
+    SealInput {
+        purpose: take(pl),
+        id: take(il),
+        other_purpose: take(opl),
+        other_id: take(oil),
+        tamper_at: u16::from_le_bytes([t0, t1]),
+        tamper_xor,
+        key_seed,
+        rng_seed,
+    }
+}
+
+/// Opens `data` as a sealed key from the database under [`SEALED_KEK`] for [`SEALED_PURPOSE`]
+/// and [`SEALED_ID`], then reads it as a seal → open round trip (layout on `SealInput`);
+/// checks the invariants listed in the module documentation.
+pub fn sealed_key(data: &[u8]) {
+    let kek = Kek::from_bytes(SEALED_KEK);
+
+    // As a sealed key a thief may have edited.
+    match kek.open(data, SEALED_PURPOSE, SEALED_ID) {
+        Ok(key) => {
+            assert!(
+                data.len() == SEALED_LEN && data.first() == Some(&1),
+                "opened a sealed key of {} bytes, not a {SEALED_LEN}-byte version-1 seal",
+                data.len()
+            );
+            assert!(
+                kek.open(data, "carrier-key", SEALED_ID).is_err(),
+                "a property key's seal opens as a carrier key"
+            );
+            assert!(
+                kek.open(data, SEALED_PURPOSE, "prop_2").is_err(),
+                "a seal opens for another property"
+            );
+            assert!(
+                Kek::from_bytes([0x6c; custody::KEK_LEN])
+                    .open(data, SEALED_PURPOSE, SEALED_ID)
+                    .is_err(),
+                "a seal opens under another KEK"
+            );
+            let mut rng = rand::rngs::StdRng::from_seed([0; 32]);
+            let again = kek
+                .seal(&key, SEALED_PURPOSE, SEALED_ID, &mut rng)
+                .and_then(|sealed| kek.open(&sealed, SEALED_PURPOSE, SEALED_ID));
+            assert!(
+                again.as_ref().map(SecretKey::public) == Ok(key.public()),
+                "an opened key does not seal and open again to itself"
+            );
+        }
+        Err(e) => assert!(
+            matches!(e, SealError::Format | SealError::Open),
+            "opening failed with {e:?}, neither a format nor an open error"
+        ),
+    }
+
+    // As a round trip for a purpose and id of the input's choosing.
+    let input = split_seal_input(data);
+    let same_pair = input.purpose == input.other_purpose && input.id == input.other_id;
+    let aad = custody::associated_data(&input.purpose, &input.id);
+    let other_aad = custody::associated_data(&input.other_purpose, &input.other_id);
+    assert!(
+        same_pair || aad.is_err() || other_aad.is_err() || aad != other_aad,
+        "({:?}, {:?}) and ({:?}, {:?}) have the same associated data",
+        input.purpose,
+        input.id,
+        input.other_purpose,
+        input.other_id
+    );
+    let key = SecretKey::from_seed(&input.key_seed);
+    let mut rng = rand::rngs::StdRng::from_seed(input.rng_seed);
+    let sealed = match kek.seal(&key, &input.purpose, &input.id, &mut rng) {
+        Ok(sealed) => sealed,
+        Err(SealError::Purpose) if input.purpose.contains('\0') => return,
+        Err(e) => panic!(
+            "sealing for ({:?}, {:?}) failed: {e}",
+            input.purpose, input.id
+        ),
+    };
+    assert!(
+        sealed.len() == SEALED_LEN,
+        "a seal of {} bytes, not {SEALED_LEN}",
+        sealed.len()
+    );
+    let opened = kek.open(&sealed, &input.purpose, &input.id);
+    assert!(
+        opened.as_ref().map(SecretKey::public) == Ok(key.public()),
+        "a key sealed for ({:?}, {:?}) opens as {:?}",
+        input.purpose,
+        input.id,
+        opened.map(|k| k.public())
+    );
+    let other = kek.open(&sealed, &input.other_purpose, &input.other_id);
+    assert!(
+        same_pair || other.is_err(),
+        "a key sealed for ({:?}, {:?}) opens for ({:?}, {:?})",
+        input.purpose,
+        input.id,
+        input.other_purpose,
+        input.other_id
+    );
+    if input.tamper_xor != 0 {
+        let mut bad = sealed;
+        let len = bad.len();
+        if let Some(b) = usize::from(input.tamper_at)
+            .checked_rem(len)
+            .and_then(|i| bad.get_mut(i))
+        {
+            *b ^= input.tamper_xor;
+        }
+        assert!(
+            kek.open(&bad, &input.purpose, &input.id).is_err(),
+            "a seal with a byte altered at {} still opens",
+            input.tamper_at
+        );
+    }
+}
+
+/// Builds a [`sealed_key`] round-trip input from its parts (for seed corpora and tests); each
+/// string is cut to 255 bytes.
+pub fn seal_input(
+    pair: (&str, &str),
+    other: (&str, &str),
+    tamper: (u16, u8),
+    key_seed: &[u8; 32],
+    rng_seed: &[u8; 32],
+) -> Vec<u8> {
+    let texts = [pair.0, pair.1, other.0, other.1].map(|s| {
+        let bytes = s.as_bytes();
+        bytes.get(..255).unwrap_or(bytes)
+    });
+    let mut out = Vec::with_capacity(SEAL_HEADER + texts.iter().map(|t| t.len()).sum::<usize>());
+    out.extend(
+        texts
+            .iter()
+            .map(|t| u8::try_from(t.len()).unwrap_or(u8::MAX)),
+    );
+    out.extend_from_slice(&tamper.0.to_le_bytes());
+    out.push(tamper.1);
+    out.extend_from_slice(key_seed);
+    out.extend_from_slice(rng_seed);
+    out.extend(texts.iter().copied().flatten());
+    out
+}
+
+/// A [`sealed_key`] seed corpus: real seals under [`SEALED_KEK`] (for [`SEALED_PURPOSE`] and
+/// [`SEALED_ID`], and for another pair), and round-trip inputs with real purposes and ids.
+pub fn sealed_key_seeds() -> Result<Vec<Vec<u8>>, SealError> {
+    let kek = Kek::from_bytes(SEALED_KEK);
+    let mut rng = rand::rngs::StdRng::from_seed([0x11; 32]);
+    let key = SecretKey::from_seed(&[0x22; 32]);
+    Ok(vec![
+        kek.seal(&key, SEALED_PURPOSE, SEALED_ID, &mut rng)?,
+        kek.seal(&key, "carrier-key", "org_parcels", &mut rng)?,
+        seal_input(
+            (SEALED_PURPOSE, SEALED_ID),
+            (SEALED_PURPOSE, "prop_2"),
+            (0, 0),
+            &[0x22; 32],
+            &[0x33; 32],
+        ),
+        seal_input(
+            ("carrier-key", "org_parcels"),
+            ("property-key", "org_parcels"),
+            (30, 0x80),
+            &[0x44; 32],
+            &[0x55; 32],
+        ),
+        seal_input(
+            ("property-key", "prop_harbour view/2"),
+            ("property-key", "prop_harbour view/2"),
+            (72, 0x01),
+            &[0x66; 32],
+            &[0x77; 32],
+        ),
+    ])
 }

@@ -32,7 +32,8 @@
 //! `seq` starts at 1 and grows by one with every change, per property and type: a device keeps
 //! the highest `seq` it has accepted and refuses anything lower, so an old list can't be
 //! replayed to lift a revocation or switch service back on. `issued_at` is what the device's
-//! offline bound (`revocations_stale`) is measured from. Ids and doors are sorted and unique.
+//! offline bound (`revocations_stale`) is measured from, UTC in whole seconds (no offset, no
+//! fraction). Ids and doors are sorted and unique.
 //! Verification is strict Ed25519 ([`PublicKey::verify`]), as everywhere.
 
 use std::collections::BTreeSet;
@@ -163,7 +164,9 @@ fn parse_time(s: &str) -> Result<Timestamp, StateError> {
     let t: Timestamp = s
         .parse()
         .map_err(|e| invalid(format!("issued_at {s:?} is not an RFC 3339 time: {e}")))?;
-    if t.to_string() != s {
+    // A fraction of a second prints back the same, so canonical form alone would let
+    // `2026-12-01T10:00:00.5Z` through, and such a list could never be re-encoded or signed.
+    if t.to_string() != s || t.subsec_nanosecond() != 0 {
         return Err(invalid(format!(
             "issued_at {s:?} is not in canonical form (UTC, whole seconds, Z)"
         )));
@@ -458,5 +461,30 @@ mod tests {
                 .code(),
             "malformed_document"
         );
+    }
+
+    /// Caught by the `state_document` fuzz target's round-trip property (on a hand-made input,
+    /// kept in its corpus as `regression-fractional-issued-at`): `issued_at` with a fraction of
+    /// a second was read (it prints back the same) but `payload()` refuses it, so an accepted
+    /// document could not be re-encoded or signed again.
+    #[test]
+    fn fractional_second_issued_at_is_refused() {
+        for at in [
+            "2026-12-01T10:00:00.5Z",
+            "2026-12-01T10:00:00.000000001Z",
+            "2026-12-01T10:00:59.999Z",
+        ] {
+            let list = format!(
+                r#"{{"type":"revocation_list","v":1,"property":"p","seq":1,"issued_at":"{at}","revoked":[]}}"#
+            );
+            let doc = sign_payload(&key(), REVOCATION_DOMAIN, list.as_bytes()).unwrap();
+            let e = RevocationList::verify(&doc, &key().public()).unwrap_err();
+            assert_eq!(e.code(), "invalid_document", "{at}: {e}");
+            let service = format!(
+                r#"{{"type":"service_state","v":1,"property":"p","seq":1,"issued_at":"{at}","property_disabled":false,"disabled_doors":[],"disabled_carriers":[]}}"#
+            );
+            let e = ServiceState::from_payload(service.as_bytes()).unwrap_err();
+            assert_eq!(e.code(), "invalid_document", "{at}: {e}");
+        }
     }
 }
