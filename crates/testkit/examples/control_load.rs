@@ -646,6 +646,8 @@ fn summary(us: &mut [u64]) -> String {
 
 struct Sample {
     op: Op,
+    /// Due time, µs after the start.
+    due: u64,
     /// From the due time to the response, µs.
     latency: u64,
     /// From the send to the response, µs.
@@ -690,6 +692,7 @@ fn open_loop(
                     let done = now();
                     out.push(Sample {
                         op,
+                        due: due.saturating_duration_since(start).as_micros() as u64,
                         latency: done.saturating_duration_since(due).as_micros() as u64,
                         service: done.saturating_duration_since(sent).as_micros() as u64,
                         lag: sent.saturating_duration_since(due).as_micros() as u64,
@@ -772,6 +775,16 @@ fn mixed(a: &Args) {
     }
     for (op, mut v) in by_op {
         println!("    {:<40} {}", op.name(), summary(&mut v));
+    }
+    if a.get("timeline").is_some() {
+        // Per second of due time: requests, p50, p99 and max latency, errors.
+        let mut by_sec: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for x in &samples {
+            by_sec.entry(x.due / 1_000_000).or_default().push(x.latency);
+        }
+        for (sec, mut v) in by_sec {
+            println!("    t={sec:>3} s {}", summary(&mut v));
+        }
     }
     match server_cpu {
         Some(c) => println!("  server CPU {c:.0} % of one core, load generator {self_cpu:.0} %"),
