@@ -61,6 +61,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         "drivers_carrier_keys_and_passes",
         drivers_carrier_keys_and_passes,
     ),
+    ("passes_recorded_at_once", passes_recorded_at_once),
     ("service_switch_is_optimistic", service_switch_is_optimistic),
     ("documents_only_move_forward", documents_only_move_forward),
     ("outbox_publishing", outbox_publishing),
@@ -956,6 +957,67 @@ fn drivers_carrier_keys_and_passes(s: &dyn Store) {
         s.drivers(&org_id("org_c")).unwrap()[0].removed_at,
         Some(now())
     );
+}
+
+/// Passes recorded from many threads at once (a backend may commit them together): each
+/// caller gets its own answer, a duplicate fails alone, every other pass is stored.
+fn passes_recorded_at_once(s: &dyn Store) {
+    building(s);
+    s.create_authorization(&authorization("auth_1"), &public_entry("authorized"))
+        .unwrap();
+    let pass = |i: usize| Pass {
+        id: format!("{i:064x}"),
+        authorization: "auth_1".to_string(),
+        door: DoorId::new("street").unwrap(),
+        unit: UnitId::new("4B").unwrap(),
+        delivery: DeliveryRef::new(format!("D-{i}")).unwrap(),
+        driver: None,
+        driver_key: format!("ed25519/{}", "12".repeat(32)),
+        not_before: now(),
+        not_after: t("2026-12-01T12:00:00Z"),
+        token: format!("EnoKpass{i}"),
+        minted_by: "u_carr".to_string(),
+        minted_at: now(),
+    };
+    s.record_pass(&pass(0)).unwrap();
+    // Every fifth caller repeats pass 0.
+    let answers: Vec<(usize, Result<(), ControlError>)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..8)
+            .map(|thread| {
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|k| {
+                            let i = thread * 25 + k + 1;
+                            let p = if i % 5 == 0 { pass(0) } else { pass(i) };
+                            (i, s.record_pass(&p))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    });
+    for (i, answer) in &answers {
+        if i % 5 == 0 {
+            assert!(
+                matches!(answer, Err(ControlError::Duplicate(_))),
+                "caller {i} repeated pass 0 and got {answer:?}"
+            );
+        } else {
+            assert!(answer.is_ok(), "caller {i}: {answer:?}");
+        }
+    }
+    let stored = s.passes("auth_1", 1000).unwrap();
+    assert_eq!(stored.len(), 1 + 200 - 40, "passes stored");
+    for (i, _) in answers.iter().filter(|(i, _)| i % 5 != 0) {
+        assert!(
+            stored.iter().any(|p| p == &pass(*i)),
+            "pass {i} is not stored as recorded"
+        );
+    }
 }
 
 fn service_switch_is_optimistic(s: &dyn Store) {

@@ -2,10 +2,12 @@
 //! `synchronous=FULL`, the same connection settings and migration rules as the log's).
 //!
 //! One write connection behind a mutex (every change is one `IMMEDIATE` transaction on it)
-//! and a few read connections beside it. Times are milliseconds since the Unix epoch; lists
-//! (an authorization's doors, the disabled doors and carriers) are JSON arrays; absent
-//! optional ids in unique keys are stored as `''`.
+//! and a few read connections beside it. Minted passes are group-committed: passes recorded
+//! at the same time share one transaction and one sync (`record_pass`). Times are
+//! milliseconds since the Unix epoch; lists (an authorization's doors, the disabled doors and
+//! carriers) are JSON arrays; absent optional ids in unique keys are stored as `''`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -276,6 +278,16 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    passes: Mutex<PassGroup>,
+}
+
+/// Passes waiting for the next group commit, and the answers of committed ones not yet
+/// collected by their callers.
+#[derive(Debug, Default)]
+struct PassGroup {
+    next: u64,
+    waiting: Vec<(u64, Pass)>,
+    answers: HashMap<u64, Result<()>>,
 }
 
 impl SqliteStore {
@@ -293,6 +305,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            passes: Mutex::new(PassGroup::default()),
         })
     }
 
@@ -440,6 +453,56 @@ fn unique(what: &'static str) -> impl Fn(rusqlite::Error) -> ControlError {
         }
         Some(ErrorCode::ConstraintViolation) => ControlError::Duplicate(what),
         _ => e.into(),
+    }
+}
+
+/// Inserts passes in one transaction: each gets its own answer (a duplicate id fails alone);
+/// any other failure fails them all, and nothing is stored.
+fn insert_passes(conn: &mut Connection, batch: &[(u64, Pass)]) -> Vec<(u64, Result<()>)> {
+    let fail_all = |why: String| -> Vec<(u64, Result<()>)> {
+        batch
+            .iter()
+            .map(|(t, _)| (*t, Err(ControlError::Database(why.clone()))))
+            .collect()
+    };
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(e.to_string()),
+    };
+    let sql = format!(
+        "INSERT INTO passes ({PASS_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    );
+    let mut answers = Vec::with_capacity(batch.len());
+    for (t, p) in batch {
+        let inserted = tx.prepare_cached(&sql).and_then(|mut stmt| {
+            stmt.execute(params![
+                p.id,
+                p.authorization,
+                p.door.as_str(),
+                p.unit.as_str(),
+                p.delivery.as_str(),
+                p.driver,
+                p.driver_key,
+                ms(p.not_before),
+                ms(p.not_after),
+                p.token,
+                p.minted_by,
+                ms(p.minted_at)
+            ])
+        });
+        match inserted {
+            Ok(_) => answers.push((*t, Ok(()))),
+            // A failed constraint undoes its statement only; the transaction goes on.
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                answers.push((*t, Err(unique("pass")(e))));
+            }
+            // Dropping the transaction rolls it back.
+            Err(e) => return fail_all(e.to_string()),
+        }
+    }
+    match tx.commit() {
+        Ok(()) => answers,
+        Err(e) => fail_all(e.to_string()),
     }
 }
 
@@ -1795,28 +1858,45 @@ impl Store for SqliteStore {
         })
     }
 
+    /// Group commit: the pass joins a queue, then waits for the write lock. Whoever takes the
+    /// lock next inserts every queued pass in one transaction (one sync) and leaves each
+    /// caller its answer, so a caller that gets the lock after that finds its answer and is
+    /// done. Either way a caller returns only after the transaction holding its pass
+    /// committed. Passes minted at the same time thus share a sync instead of queueing for
+    /// one each.
     fn record_pass(&self, p: &Pass) -> Result<()> {
-        self.write(|tx| {
-            tx.execute(
-                &format!("INSERT INTO passes ({PASS_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-                params![
-                    p.id,
-                    p.authorization,
-                    p.door.as_str(),
-                    p.unit.as_str(),
-                    p.delivery.as_str(),
-                    p.driver,
-                    p.driver_key,
-                    ms(p.not_before),
-                    ms(p.not_after),
-                    p.token,
-                    p.minted_by,
-                    ms(p.minted_at)
-                ],
-            )
-            .map_err(unique("pass"))?;
-            Ok(())
-        })
+        let ticket = {
+            let mut group = lock(&self.passes);
+            let ticket = group.next;
+            group.next = group.next.wrapping_add(1);
+            group.waiting.push((ticket, p.clone()));
+            ticket
+        };
+        let mut conn = lock(&self.writer);
+        let batch = {
+            let mut group = lock(&self.passes);
+            if let Some(answer) = group.answers.remove(&ticket) {
+                return answer;
+            }
+            std::mem::take(&mut group.waiting)
+        };
+        if !batch.iter().any(|(t, _)| *t == ticket) {
+            // Taken by a commit that ended without answering (it panicked).
+            return Err(ControlError::Database(
+                "the transaction holding this pass did not finish".to_string(),
+            ));
+        }
+        let mut mine = Err(ControlError::Database("no answer".to_string()));
+        let answers = insert_passes(&mut conn, &batch);
+        let mut group = lock(&self.passes);
+        for (t, answer) in answers {
+            if t == ticket {
+                mine = answer;
+            } else {
+                group.answers.insert(t, answer);
+            }
+        }
+        mine
     }
 
     fn passes(&self, a: &str, limit: usize) -> Result<Vec<Pass>> {
