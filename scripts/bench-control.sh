@@ -10,7 +10,9 @@
 # Environment: RUNS (mixed runs, 3), RATE (500), DURATION (30 s per mixed run), WARMUP (5 s),
 # MINT_DURATION (20 s per level), CONCURRENCY (4,8,16,32), COLD_RUNS (10), IDLE (10 s),
 # SERVE_ENV (extra environment for doorman serve, e.g. "MALLOC_ARENA_MAX=2"), SERVER_BIN (another
-# doorman binary to measure, e.g. a copy of an earlier build, for A/B runs).
+# doorman binary to measure, e.g. a copy of an earlier build, for A/B runs), QUIET (if set, e.g.
+# QUIET=10: before each measurement, wait until the machine's CPUs were at most that many
+# percent busy over 3 s, so other people's jobs are not measured too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +41,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits (at most 10 minutes) until the machine's CPUs were at most $QUIET % busy over 3 s.
+wait_quiet() {
+    [ -n "${QUIET:-}" ] || return 0
+    for _ in $(seq 200); do
+        local a b
+        a=$(head -1 /proc/stat)
+        sleep 3
+        b=$(head -1 /proc/stat)
+        local busy
+        busy=$(echo "$a|$b" | awk -F'|' '{split($1,x," "); split($2,y," ");
+            t=0; for (i=2;i<=9;i++) t+=y[i]-x[i]; idle=(y[5]-x[5])+(y[6]-x[6]);
+            printf "%d", (t-idle)*100/(t>0?t:1)}')
+        [ "$busy" -le "$QUIET" ] && return 0
+    done
+    echo "the machine did not get quiet; measuring anyway" >&2
+}
+
 conditions() {
+    wait_quiet
     echo "== $1: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), $BIN ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+changes'))"
 }
 

@@ -158,12 +158,78 @@ fn loadavg() -> String {
         .join(" ")
 }
 
-/// CPU use of the server and of this process over a timed section.
+/// Bytes a process caused to be written to storage (`write_bytes` of /proc/<pid>/io).
+fn written_bytes(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Bytes written to every whole disk of the machine (/proc/diskstats, 512-byte sectors),
+/// and its syncs (flush requests).
+fn disk_written() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/diskstats").unwrap_or_default();
+    let mut bytes = 0;
+    let mut flushes = 0;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // Whole disks only (vda, not its partition vda1), so nothing is counted twice.
+        let Some(name) = f.get(2) else { continue };
+        let whole = if let Some(rest) = name.strip_prefix("nvme") {
+            !rest.contains('p')
+        } else {
+            (name.starts_with("vd") || name.starts_with("sd"))
+                && !name.ends_with(|c: char| c.is_ascii_digit())
+        };
+        if !whole {
+            continue;
+        }
+        bytes += f.get(9).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 512;
+        flushes += f.get(18).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    }
+    (bytes, flushes)
+}
+
+/// The machine's CPUs.
+fn cpu_count() -> f64 {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count()
+        .max(1) as f64
+}
+
+/// The machine's CPU time so far: (busy, steal, total) in ticks, from /proc/stat's `cpu` line.
+fn machine_cpu() -> (u64, u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<u64> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let get = |i: usize| f.get(i).copied().unwrap_or(0);
+    let total: u64 = (0..8).map(get).sum();
+    let idle = get(3) + get(4);
+    (total.saturating_sub(idle), get(7), total)
+}
+
+/// CPU use of the server and of this process over a timed section, and the disk's writes.
 struct CpuMeter {
     server: Option<String>,
     tck: f64,
     server0: u64,
     self0: u64,
+    written0: u64,
+    disk0: (u64, u64),
+    machine0: (u64, u64, u64),
     t0: Instant,
 }
 
@@ -174,8 +240,34 @@ impl CpuMeter {
             tck: clk_tck(),
             server0: server_pid.map_or(0, cpu_ticks),
             self0: cpu_ticks("self"),
+            written0: server_pid.map_or(0, written_bytes),
+            disk0: disk_written(),
+            machine0: machine_cpu(),
             t0: now(),
         }
+    }
+    /// What the server wrote to storage and what the whole disk took meanwhile (MiB, and
+    /// the disk's flush requests), as a sentence.
+    fn disk(&self, server_cpu: Option<f64>, self_cpu: f64) -> String {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let server = self
+            .server
+            .as_deref()
+            .map_or(0, |p| written_bytes(p).saturating_sub(self.written0));
+        let (bytes, flushes) = disk_written();
+        let (busy, steal, total) = machine_cpu();
+        let dt = total.saturating_sub(self.machine0.2).max(1) as f64;
+        let busy_pct = busy.saturating_sub(self.machine0.0) as f64 / dt * 100.0;
+        // The machine's busy time in "% of one core", less the server's and ours.
+        let others = busy_pct * cpu_count() - server_cpu.unwrap_or(0.0) - self_cpu;
+        format!(
+            "the server wrote {:.1} MiB; the disk took {:.1} MiB and {} flushes from everyone; the machine's CPUs were {busy_pct:.0} % busy ({:.0} % stolen by the host): other processes took about {:.0} % of one core",
+            mib(server),
+            mib(bytes.saturating_sub(self.disk0.0)),
+            flushes.saturating_sub(self.disk0.1),
+            steal.saturating_sub(self.machine0.1) as f64 / dt * 100.0,
+            others.max(0.0)
+        )
     }
     /// (server %, this process %) of one CPU.
     fn stop(&self) -> (Option<f64>, f64) {
@@ -736,10 +828,13 @@ fn mixed(a: &Args) {
         s.errors.lock().unwrap().clear();
     }
     let load0 = loadavg();
+    let metrics0 = server_histograms(url);
     let cpu = CpuMeter::start(pid);
     let (samples, elapsed) = open_loop(&s, rate, secs, workers, seed);
     let (server_cpu, self_cpu) = cpu.stop();
+    let disk = cpu.disk(server_cpu, self_cpu);
     let load1 = loadavg();
+    let metrics1 = server_histograms(url);
 
     let ok = samples.iter().filter(|x| x.outcome == Outcome::Ok).count();
     let conflicts = samples
@@ -786,11 +881,40 @@ fn mixed(a: &Args) {
             println!("    t={sec:>3} s {}", summary(&mut v));
         }
     }
+    println!("  inside the server (its /metrics histograms over the run; bucket bounds, ms):");
+    for (route, buckets) in &metrics1 {
+        let before = metrics0.get(route);
+        let counts: Vec<(f64, u64)> = buckets
+            .iter()
+            .map(|(le, n)| {
+                let b = before
+                    .and_then(|v| v.iter().find(|(l, _)| l == le))
+                    .map_or(0, |(_, n)| *n);
+                (*le, n.saturating_sub(b))
+            })
+            .collect();
+        let total = counts.last().map_or(0, |(_, n)| *n);
+        if total < 100 {
+            continue;
+        }
+        let bound = |q: f64| {
+            counts
+                .iter()
+                .find(|(_, n)| *n as f64 >= q * total as f64)
+                .map_or(f64::INFINITY, |(le, _)| le * 1000.0)
+        };
+        println!(
+            "    {:<58} n {total:>6}  p50 <= {:>5}  p99 <= {:>5}",
+            format!("{} {}", route.1, route.0),
+            bound(0.5),
+            bound(0.99)
+        );
+    }
     match server_cpu {
         Some(c) => println!("  server CPU {c:.0} % of one core, load generator {self_cpu:.0} %"),
         None => println!("  load generator CPU {self_cpu:.0} %"),
     }
-    println!("  load average before {load0}, after {load1}");
+    println!("  load average before {load0}, after {load1}; during the run {disk}");
     for (k, v) in s.errors.lock().unwrap().iter() {
         println!("  error {k}: {v}");
     }
@@ -805,6 +929,48 @@ fn mixed(a: &Args) {
             memory_line(p.parse().unwrap_or(0))
         );
     }
+}
+
+/// The server's request-duration histograms: (route, method) -> cumulative (le seconds, count).
+fn server_histograms(url: &str) -> BTreeMap<(String, String), Vec<(f64, u64)>> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let text = agent
+        .get(&format!("{url}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    let mut out: BTreeMap<(String, String), Vec<(f64, u64)>> = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("doorman_http_request_duration_seconds_bucket{") else {
+            continue;
+        };
+        let Some((labels, count)) = rest.split_once("} ") else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix("=\""))
+                .map(|v| v.trim_end_matches('"').to_string())
+        };
+        let (Some(route), Some(method), Some(le)) = (label("route"), label("method"), label("le"))
+        else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap_or(f64::NAN)
+        };
+        out.entry((route, method))
+            .or_default()
+            .push((le, count.trim().parse().unwrap_or(0)));
+    }
+    out
 }
 
 // ---- mint: closed loop -----------------------------------------------------------------------
@@ -835,12 +1001,13 @@ fn mint(a: &Args) {
         let (mut lat, elapsed, failed) = closed_loop(&s, n, secs);
         let (server_cpu, self_cpu) = cpu.stop();
         println!(
-            "mint closed loop, {n:>2} clients, {secs} s: {:.0} passes/s ({} minted, {failed} failed) {}; server CPU {:.0} %, generator {self_cpu:.0} %; load {load0} -> {}",
+            "mint closed loop, {n:>2} clients, {secs} s: {:.0} passes/s ({} minted, {failed} failed) {}; server CPU {:.0} %, generator {self_cpu:.0} %; load {load0} -> {}; {}",
             lat.len() as f64 / elapsed,
             lat.len(),
             summary(&mut lat),
             server_cpu.unwrap_or(f64::NAN),
-            loadavg()
+            loadavg(),
+            cpu.disk(server_cpu, self_cpu)
         );
         for (k, v) in s.errors.lock().unwrap().iter() {
             println!("  error {k}: {v}");
