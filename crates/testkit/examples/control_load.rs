@@ -918,10 +918,31 @@ fn mixed(a: &Args) {
     for (k, v) in s.errors.lock().unwrap().iter() {
         println!("  error {k}: {v}");
     }
+    let manager = Clients::new(&s.cast).manager;
+    let listed = manager
+        .raw(
+            "GET",
+            &format!(
+                "/api/v1/properties/{}/authorizations",
+                doorman_client::segment(&s.cast.property)
+            ),
+            None,
+            None,
+        )
+        .map(|r| {
+            (
+                r.body.len(),
+                serde_json::from_slice::<List<AuthorizationView>>(&r.body),
+            )
+        });
+    let (bytes, items) = match listed {
+        Ok((bytes, Ok(list))) => (bytes, list.items.len()),
+        _ => (0, 0),
+    };
     println!(
-        "  data after the run: {} authorizations revocable, seq {}",
+        "  data after the run: the property has {items} authorizations (its list is {:.0} KiB of JSON), {} not yet revoked by the load",
+        bytes as f64 / 1024.0,
         s.cast.revocable.lock().unwrap().len(),
-        s.seq.load(Ordering::Relaxed)
     );
     if let Some(p) = pid {
         println!(
