@@ -12,7 +12,9 @@
 # SERVE_ENV (extra environment for doorman serve, e.g. "MALLOC_ARENA_MAX=2"), SERVER_BIN (another
 # doorman binary to measure, e.g. a copy of an earlier build, for A/B runs), QUIET (if set, e.g.
 # QUIET=10: before each measurement, wait until the machine's CPUs were at most that many
-# percent busy over 3 s, so other people's jobs are not measured too).
+# percent busy over 3 s, so other people's jobs are not measured too), MIX (change the mixed
+# load's weights, per mille, e.g. MIX=property-authorizations=0,property=210; names in
+# control_load.rs, Op::key).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -101,7 +103,8 @@ if [ "$WHAT" = all ] || [ "$WHAT" = mixed ]; then
         sleep "$IDLE"
         echo "idle $IDLE s after start: $("$LOAD" memory --pid "$PID")"
         "$LOAD" mixed --url "$URL" --setup-code "$CODE" --server-pid "$PID" \
-            --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP" --run "$run" --seed "$run"
+            --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP" --run "$run" --seed "$run" \
+            ${MIX:+--mix "$MIX"}
         sleep "$IDLE"
         echo "idle $IDLE s after the load: $("$LOAD" memory --pid "$PID")"
         du -sh "$WORK/mixed-$run/data" | sed 's/^/data dir: /'

@@ -3,7 +3,7 @@
 //! scripts/bench-control.sh runs everything end to end. Subcommands:
 //!
 //! ```text
-//! control_load mixed     --url U --setup-code C --server-pid P [--rate 500] [--duration 30] [--warmup 5] [--workers 64]
+//! control_load mixed     --url U --setup-code C --server-pid P [--rate 500] [--duration 30] [--warmup 5] [--workers 64] [--mix name=weight,...] [--timeline 1]
 //! control_load mint      --url U --setup-code C --server-pid P [--concurrency 4,8,16,32] [--duration 20]
 //! control_load signin    --url U --setup-code C [--count 20]
 //! control_load coldstart --bin target/release/doorman --dir DIR [--runs 10]
@@ -521,6 +521,22 @@ impl Op {
             Op::MintPass => "POST pass (mint)",
         }
     }
+    /// The name `--mix` takes.
+    fn key(self) -> &'static str {
+        match self {
+            Op::GetProperty => "property",
+            Op::ListAuthorizationsCarrier => "carrier-authorizations",
+            Op::ListAuthorizationsProperty => "property-authorizations",
+            Op::ListInstallations => "installations",
+            Op::Me => "me",
+            Op::GetService => "service",
+            Op::Authorize => "authorize",
+            Op::RevokeAuthorization => "revoke",
+            Op::SwitchService => "switch",
+            Op::AddUnit => "unit",
+            Op::MintPass => "mint",
+        }
+    }
     fn group(self) -> &'static str {
         match self {
             Op::Authorize | Op::RevokeAuthorization | Op::SwitchService | Op::AddUnit => "writes",
@@ -545,6 +561,25 @@ const MIX: &[(Op, u32)] = &[
     (Op::MintPass, 200),
 ];
 
+/// The mix with `--mix name=weight,...` applied (weights per mille; names from [`Op::key`]).
+fn mix_from(arg: Option<&str>) -> Vec<(Op, u32)> {
+    let mut mix = MIX.to_vec();
+    for item in arg.unwrap_or("").split(',').filter(|s| !s.is_empty()) {
+        let (name, w) = item
+            .split_once('=')
+            .unwrap_or_else(|| panic!("--mix: write name=weight, not {item}"));
+        let w: u32 = w
+            .parse()
+            .unwrap_or_else(|_| panic!("--mix: {w} is not a weight"));
+        let slot = mix
+            .iter_mut()
+            .find(|(op, _)| op.key() == name)
+            .unwrap_or_else(|| panic!("--mix: no operation {name}"));
+        slot.1 = w;
+    }
+    mix
+}
+
 /// SplitMix64: a fixed op sequence per seed, no dependency.
 struct Rng(u64);
 impl Rng {
@@ -555,10 +590,10 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn pick(&mut self) -> Op {
-        let total: u32 = MIX.iter().map(|(_, w)| w).sum();
-        let mut r = (self.next() % u64::from(total)) as u32;
-        for (op, w) in MIX {
+    fn pick(&mut self, mix: &[(Op, u32)]) -> Op {
+        let total: u32 = mix.iter().map(|(_, w)| w).sum();
+        let mut r = (self.next() % u64::from(total.max(1))) as u32;
+        for (op, w) in mix {
             if r < *w {
                 return *op;
             }
@@ -751,6 +786,7 @@ struct Sample {
 
 fn open_loop(
     s: &Arc<Shared>,
+    mix: &[(Op, u32)],
     rate: f64,
     secs: f64,
     workers: usize,
@@ -758,7 +794,7 @@ fn open_loop(
 ) -> (Vec<Sample>, f64) {
     let total = (rate * secs).round() as u64;
     let mut rng = Rng(seed);
-    let ops: Arc<Vec<Op>> = Arc::new((0..total).map(|_| rng.pick()).collect());
+    let ops: Arc<Vec<Op>> = Arc::new((0..total).map(|_| rng.pick(mix)).collect());
     let next = Arc::new(AtomicU64::new(0));
     let period = Duration::from_secs_f64(1.0 / rate);
     let clients: Vec<Clients> = (0..workers).map(|_| Clients::new(&s.cast)).collect();
@@ -815,6 +851,7 @@ fn mixed(a: &Args) {
     let workers: usize = a.num("workers", 64);
     let seed: u64 = a.num("seed", 4);
     let pid = a.get("server-pid");
+    let mix = mix_from(a.get("mix"));
     let s = Arc::new(Shared {
         cast,
         seq: AtomicU64::new(0),
@@ -823,14 +860,14 @@ fn mixed(a: &Args) {
         run: a.get("run").unwrap_or("r").to_string(),
     });
     if warmup > 0.0 {
-        let (w, _) = open_loop(&s, rate, warmup, workers, seed ^ 0xFFFF);
+        let (w, _) = open_loop(&s, &mix, rate, warmup, workers, seed ^ 0xFFFF);
         println!("warm-up: {} requests in {warmup} s (not counted)", w.len());
         s.errors.lock().unwrap().clear();
     }
     let load0 = loadavg();
     let metrics0 = server_histograms(url);
     let cpu = CpuMeter::start(pid);
-    let (samples, elapsed) = open_loop(&s, rate, secs, workers, seed);
+    let (samples, elapsed) = open_loop(&s, &mix, rate, secs, workers, seed);
     let (server_cpu, self_cpu) = cpu.stop();
     let disk = cpu.disk(server_cpu, self_cpu);
     let load1 = loadavg();
