@@ -238,13 +238,21 @@ impl Publisher {
             .log
             .append(&batch)
             .map_err(|e| format!("appending to the public log: {e}"))?;
-        let mut next = size;
-        for (r, index) in left.iter().zip(indexes) {
-            self.store
-                .mark_published(r.id, index)
-                .map_err(|e| e.to_string())?;
-            next = next.max(index.saturating_add(1));
-        }
+        let marks: Vec<(i64, u64)> = left
+            .iter()
+            .zip(indexes)
+            .map(|(r, index)| (r.id, index))
+            .collect();
+        self.store
+            .mark_published_all(&marks)
+            .map_err(|e| e.to_string())?;
+        let next = marks
+            .iter()
+            .map(|(_, index)| index.saturating_add(1))
+            .max()
+            .unwrap_or(size)
+            .max(size);
+
         // Everything below is marked: the next recovery scan starts after it.
         self.store
             .put_meta(FLOOR_KEY, next.to_string().as_bytes())

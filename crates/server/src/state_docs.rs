@@ -137,8 +137,10 @@ pub fn issue(api: &Api, property: &PropertyId, refresh: bool) {
                     issued_at: whole(now),
                     document,
                 };
-                if let Err(e) = api.store.put_document(&doc) {
-                    log_failure(property, kind.as_str(), e);
+                match api.store.put_document(&doc) {
+                    // Another change issued a newer one meanwhile: it covers this one.
+                    Ok(()) | Err(doorman_store::ControlError::Conflict(_)) => {}
+                    Err(e) => log_failure(property, kind.as_str(), e),
                 }
             }
             Ok((Err(e), _, _)) => log_failure(property, kind.as_str(), e),

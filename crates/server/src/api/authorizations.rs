@@ -24,7 +24,9 @@ use jiff::SignedDuration;
 
 use super::auth::{Authed, new_id};
 use super::properties::{property_for, property_secret, verified};
-use super::views::{authorization_view, check_reason, id, key, pass_view, whole_seconds};
+use super::views::{
+    authorization_view, authorization_view_with, check_reason, id, key, pass_view, whole_seconds,
+};
 use super::{Api, ApiError, Body, Created, Credentials, Json, Params, Shared, run};
 use crate::state_docs;
 
@@ -207,20 +209,36 @@ fn visible(
     }
     found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     let now = api.now();
-    let mut out = Vec::new();
+    // One read per property and one for every log index, not one of each per item.
+    let mut properties: std::collections::HashMap<PropertyId, Option<Property>> =
+        std::collections::HashMap::new();
+    let mut shown: Vec<&Authorization> = Vec::new();
     for a in &found {
-        let Some(p) = api
-            .store
-            .property(&a.property)
-            .map_err(|e| ApiError::store(e, "property", Code::Internal))?
-        else {
+        if !properties.contains_key(&a.property) {
+            let p = api
+                .store
+                .property(&a.property)
+                .map_err(|e| ApiError::store(e, "property", Code::Internal))?;
+            properties.insert(a.property.clone(), p);
+        }
+        let Some(Some(p)) = properties.get(&a.property) else {
             continue;
         };
         let carrier = carrier_org(a)?;
-        if authorize(&who.actor, Action::ReadAuthorization, &scope(&p, &carrier)).is_ok() {
-            out.push(authorization_view(api, a, now));
+        if authorize(&who.actor, Action::ReadAuthorization, &scope(p, &carrier)).is_ok() {
+            shown.push(a);
         }
     }
+    let ids: Vec<i64> = shown.iter().map(|a| a.outbox).collect();
+    let indexes = api
+        .store
+        .log_indexes(&ids)
+        .map_err(|e| ApiError::store(e, "log indexes", Code::Internal))?;
+    let out = shown
+        .iter()
+        .zip(indexes)
+        .map(|(a, index)| authorization_view_with(a, now, index))
+        .collect();
     Ok(out)
 }
 

@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 use super::auth::{Authed, new_id};
 use super::properties::{property_secret, verified};
 use super::views::{
-    MAX_NOTE, MAX_NOTES, check_note, check_reason, evidence_view, id, installation_view, key,
-    path_id, whole_seconds,
+    MAX_NOTE, MAX_NOTES, check_note, check_reason, evidence_view, id, installation_view,
+    installation_view_with, key, path_id, whole_seconds,
 };
 use super::{Api, ApiError, Body, Created, Credentials, Json, Params, Shared, run};
 use crate::state_docs;
@@ -146,17 +146,48 @@ pub(crate) async fn list(
             }
         }
         found.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
-        let mut items = Vec::new();
+        // One read per property and one for every log index, not one of each per item.
+        let mut properties: std::collections::HashMap<PropertyId, Option<Property>> =
+            std::collections::HashMap::new();
+        let mut shown: Vec<&Installation> = Vec::new();
         for i in &found {
-            let p = api
-                .store
-                .property(&i.property)
-                .map_err(|e| ApiError::store(e, "property", Code::Internal))?;
-            if let Some(p) = p
-                && authorize(&who.actor, Action::ReadInstallation, &scope(i, &p)).is_ok()
-            {
-                items.push(view(api, i)?);
+            if !properties.contains_key(&i.property) {
+                let p = api
+                    .store
+                    .property(&i.property)
+                    .map_err(|e| ApiError::store(e, "property", Code::Internal))?;
+                properties.insert(i.property.clone(), p);
             }
+            if let Some(Some(p)) = properties.get(&i.property)
+                && authorize(&who.actor, Action::ReadInstallation, &scope(i, p)).is_ok()
+            {
+                shown.push(i);
+            }
+        }
+        let ids: Vec<i64> = shown
+            .iter()
+            .flat_map(|i| {
+                [
+                    i.requested_outbox,
+                    i.consent.as_ref().map_or(-1, |c| c.outbox),
+                ]
+            })
+            .collect();
+        let indexes = api
+            .store
+            .log_indexes(&ids)
+            .map_err(|e| ApiError::store(e, "log indexes", Code::Internal))?;
+        let mut items = Vec::with_capacity(shown.len());
+        for (i, pair) in shown.iter().zip(indexes.chunks(2)) {
+            let evidence = api
+                .store
+                .evidence(&i.id)
+                .map_err(|e| ApiError::store(e, "evidence", Code::Internal))?;
+            let (request, consent) = match pair {
+                [r, c] => (*r, *c),
+                _ => (None, None),
+            };
+            items.push(installation_view_with(i, &evidence, request, consent));
         }
         Ok(Json(List::new(items)))
     })

@@ -259,6 +259,22 @@ pub(crate) fn installation_view(
     i: &Installation,
     evidence: &[Evidence],
 ) -> InstallationView {
+    let consent = i.consent.as_ref().map(|c| c.outbox);
+    installation_view_with(
+        i,
+        evidence,
+        api.log_index(Some(i.requested_outbox)),
+        api.log_index(consent),
+    )
+}
+
+/// [`installation_view`] with the log indexes (request, consent) already looked up.
+pub(crate) fn installation_view_with(
+    i: &Installation,
+    evidence: &[Evidence],
+    request_index: Option<u64>,
+    consent_index: Option<u64>,
+) -> InstallationView {
     InstallationView {
         id: i.id.to_string(),
         property: i.property.to_string(),
@@ -270,14 +286,14 @@ pub(crate) fn installation_view(
         notes: i.notes.clone(),
         status: i.status.as_str().to_string(),
         created_at: i.created_at,
-        log_index: api.log_index(Some(i.requested_outbox)),
+        log_index: request_index,
         decision: i.decision.as_ref().map(decision_view),
         consent: i.consent.as_ref().map(|c| ConsentView {
             token: c.token.clone(),
             revocation_id: hex::encode(&c.revocation_id),
             not_before: c.not_before,
             not_after: c.not_after,
-            log_index: api.log_index(Some(c.outbox)),
+            log_index: consent_index,
         }),
         revocation: i.revocation.as_ref().map(decision_view),
         evidence: evidence.iter().map(evidence_view).collect(),
@@ -288,6 +304,15 @@ pub(crate) fn authorization_view(
     api: &Api,
     a: &Authorization,
     now: Timestamp,
+) -> AuthorizationView {
+    authorization_view_with(a, now, api.log_index(Some(a.outbox)))
+}
+
+/// [`authorization_view`] with the log index already looked up (lists batch it).
+pub(crate) fn authorization_view_with(
+    a: &Authorization,
+    now: Timestamp,
+    log_index: Option<u64>,
 ) -> AuthorizationView {
     let status = if a.revocation.is_some() {
         "revoked"
@@ -312,7 +337,7 @@ pub(crate) fn authorization_view(
         token: a.token.clone(),
         revocation_id: hex::encode(&a.revocation_id),
         created_at: a.created_at,
-        log_index: api.log_index(Some(a.outbox)),
+        log_index,
         revocation: a.revocation.as_ref().map(decision_view),
     }
 }

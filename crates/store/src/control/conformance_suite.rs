@@ -1129,6 +1129,29 @@ fn outbox_publishing(s: &dyn Store) {
     assert_eq!(s.last_published(&LogTarget::Public).unwrap(), Some(0));
     s.mark_published(pending[1].id, 7).unwrap();
     assert_eq!(s.last_published(&LogTarget::Public).unwrap(), Some(7));
+    // Many at once: all or nothing.
+    s.create_installation(&request("req_2"), &public_entry("requested 2"))
+        .unwrap();
+    s.create_installation(&request("req_3"), &public_entry("requested 3"))
+        .unwrap();
+    let more = s.pending_outbox(10).unwrap();
+    assert_eq!(more.len(), 2);
+    assert!(matches!(
+        s.mark_published_all(&[(more[0].id, 8), (pending[0].id, 99)]),
+        Err(ControlError::Conflict(_))
+    ));
+    assert_eq!(
+        s.pending_outbox(10).unwrap().len(),
+        2,
+        "a refused batch marked something"
+    );
+    s.mark_published_all(&[(more[0].id, 8), (more[1].id, 9)])
+        .unwrap();
+    assert_eq!(
+        s.log_indexes(&[pending[0].id, more[1].id, 424_242])
+            .unwrap(),
+        vec![Some(0), Some(9), None]
+    );
     assert_eq!(
         s.last_published(&LogTarget::Access(PropertyId::new("prop_1").unwrap()))
             .unwrap(),

@@ -749,6 +749,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn outbox(&self, id: i64) -> Result<Option<OutboxRecord>>;
     /// Records where an entry landed. Idempotent for the same index; `Conflict` for another.
     fn mark_published(&self, id: i64, log_index: u64) -> Result<()>;
+    /// [`Store::mark_published`] for many entries in one transaction (all or nothing).
+    fn mark_published_all(&self, marks: &[(i64, u64)]) -> Result<()>;
+    /// The log indexes of outbox entries (`None` while unpublished or unknown), in order.
+    fn log_indexes(&self, ids: &[i64]) -> Result<Vec<Option<u64>>>;
     /// The largest log index recorded for `target`, if any entry for it was published.
     fn last_published(&self, target: &LogTarget) -> Result<Option<u64>>;
 }

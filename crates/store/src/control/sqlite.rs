@@ -921,6 +921,29 @@ fn add_revocation_tx(tx: &Transaction<'_>, r: &Revocation) -> Result<()> {
     Ok(())
 }
 
+/// Records where outbox entry `o` landed: idempotent for the same index, `Conflict` for another.
+fn mark_one(tx: &Transaction<'_>, o: i64, log_index: u64) -> Result<()> {
+    let index = i64_of(log_index)?;
+    let current: Option<Option<i64>> =
+        one(tx, "SELECT log_index FROM outbox WHERE id = ?1", [o], |r| {
+            r.get(0)
+        })?;
+    match current {
+        None => Err(ControlError::NotFound("outbox entry")),
+        Some(Some(i)) if i == index => Ok(()),
+        Some(Some(i)) => Err(conflict(format!(
+            "outbox entry {o} is published at {i} already"
+        ))),
+        Some(None) => {
+            tx.execute(
+                "UPDATE outbox SET log_index = ?2 WHERE id = ?1",
+                params![o, index],
+            )?;
+            Ok(())
+        }
+    }
+}
+
 fn conflict(why: impl Into<String>) -> ControlError {
     ControlError::Conflict(why.into())
 }
@@ -2052,26 +2075,30 @@ impl Store for SqliteStore {
     }
 
     fn mark_published(&self, o: i64, log_index: u64) -> Result<()> {
-        let index = i64_of(log_index)?;
+        self.write(|tx| mark_one(tx, o, log_index))
+    }
+
+    fn mark_published_all(&self, marks: &[(i64, u64)]) -> Result<()> {
         self.write(|tx| {
-            let current: Option<Option<i64>> =
-                one(tx, "SELECT log_index FROM outbox WHERE id = ?1", [o], |r| {
-                    r.get(0)
-                })?;
-            match current {
-                None => Err(ControlError::NotFound("outbox entry")),
-                Some(Some(i)) if i == index => Ok(()),
-                Some(Some(i)) => Err(conflict(format!(
-                    "outbox entry {o} is published at {i} already"
-                ))),
-                Some(None) => {
-                    tx.execute(
-                        "UPDATE outbox SET log_index = ?2 WHERE id = ?1",
-                        params![o, index],
-                    )?;
-                    Ok(())
-                }
+            for (o, log_index) in marks {
+                mark_one(tx, *o, *log_index)?;
             }
+            Ok(())
+        })
+    }
+
+    fn log_indexes(&self, ids: &[i64]) -> Result<Vec<Option<u64>>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT log_index FROM outbox WHERE id = ?1")?;
+            ids.iter()
+                .map(|id| {
+                    let v: Option<Option<i64>> = stmt.query_row([id], |r| r.get(0)).optional()?;
+                    v.flatten()
+                        .map(u64_of)
+                        .transpose()
+                        .map_err(ControlError::from)
+                })
+                .collect()
         })
     }
 
