@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use doorman_tlog::NoteSigner;
 
 use crate::error::StoreError;
-use crate::store::{LogStore, MAX_INTEGRATE_BATCH, StoredCheckpoint};
+use crate::store::{KEEP_TILES_BATCH, LogStore, MAX_INTEGRATE_BATCH, StoredCheckpoint};
 
 /// The clock the integrator stamps checkpoints with (time is passed in; a binary reads the
 /// clock in one place and hands it over).
@@ -76,6 +76,11 @@ impl Integrator {
                     if let Err(e) = result {
                         *errors.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
                     }
+                    // Then keep newly filled tiles whole (and catch up an older log's), for at
+                    // most half the interval, so checkpoints keep their pace.
+                    if let Err(e) = keep_tiles(store.as_ref(), &clock, began, config.interval / 2) {
+                        *errors.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                    }
                     // Integrations start `interval` apart (not `interval` after the end of the
                     // previous one), so an entry waits at most about one interval plus one
                     // integration. The clock is the one passed in; if it steps back, wait the
@@ -122,6 +127,22 @@ impl Drop for Integrator {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Keeps full tiles whole ([`LogStore::keep_full_tiles`]) a batch at a time until caught up
+/// or `budget` after `began` has passed.
+fn keep_tiles(
+    store: &dyn LogStore,
+    clock: &Clock,
+    began: SystemTime,
+    budget: Duration,
+) -> Result<(), StoreError> {
+    while store.keep_full_tiles(KEEP_TILES_BATCH)? == KEEP_TILES_BATCH {
+        if clock().duration_since(began).unwrap_or(Duration::ZERO) >= budget {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Integrates until fewer than [`MAX_INTEGRATE_BATCH`] entries wait.

@@ -52,7 +52,12 @@
 //! links; a later issue may add sqlx for PostgreSQL.) Tables: `entries(idx, data)`,
 //! `hashes(idx, hash)` in stored-hash-index order (Go `sumdb/tlog`'s layout, what
 //! `doorman_tlog::HashStore` reads), `checkpoints(size, origin, root, note, published_ms)`
-//! keeping every checkpoint ever signed, and `schema_version`: numbered migration steps are
+//! keeping every checkpoint ever signed, `hash_tiles(n, data)` and `entry_bundles(n, data)`
+//! (schema 2: full level-0 hash tiles and full entry bundles kept whole, contiguously from
+//! position 0 — a copy of what the rows above give, written by the integrator after each
+//! checkpoint with [`LogStore::keep_full_tiles`], because serving one row is far cheaper than
+//! the 511 hashes or 256 entries behind it; a log from schema 1 catches up a batch at a
+//! time), and `schema_version`: numbered migration steps are
 //! applied at open, and a database from a newer schema is refused
 //! ([`StoreError::FutureSchema`]). One write connection behind a mutex (SQLite has one writer
 //! anyway), a pool of at most eight read connections beside it (WAL lets them read during a
@@ -94,6 +99,6 @@ pub use integrator::{Clock, Integrator, IntegratorConfig, OnCheckpoint};
 pub use sequencer::{Sequencer, SequencerConfig};
 pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteLogStore};
 pub use store::{
-    LogStore, MAX_BATCH_ENTRIES, MAX_INTEGRATE_BATCH, MAX_READ_ENTRIES, StoredCheckpoint,
-    StoredHashes, check_batch,
+    FullTiles, KEEP_TILES_BATCH, LogStore, MAX_BATCH_ENTRIES, MAX_INTEGRATE_BATCH,
+    MAX_READ_ENTRIES, StoredCheckpoint, StoredHashes, check_batch,
 };

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
-use doorman_tlog::{Hash, HashStore, stored_hash_count};
+use doorman_tlog::{Hash, HashStore, TileCoord, TileKind, stored_hash_count};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StoreError;
 use crate::store::{
-    LogStore, StoredCheckpoint, StoredHashes, check_batch, check_log_room, from_unix_ms, unix_ms,
+    FullTiles, LogStore, StoredCheckpoint, StoredHashes, check_batch, check_log_room, from_unix_ms,
+    unix_ms,
 };
 
 /// The database's file name in the data dir.
@@ -45,6 +46,18 @@ const MIGRATIONS: &[&str] = &[
         root         BLOB NOT NULL CHECK (length(root) = 32),
         note         BLOB NOT NULL,
         published_ms INTEGER NOT NULL
+    );",
+    // 2: full level-0 hash tiles and full entry bundles kept whole, by tile position: a copy
+    // of what `hashes` and `entries` give, kept because one row is far cheaper to read than
+    // the 511 hashes or 256 entries behind it. Rows are only ever added, contiguously from 0;
+    // an existing log catches up after the upgrade (`LogStore::keep_full_tiles`).
+    "CREATE TABLE hash_tiles (
+        n    INTEGER PRIMARY KEY,
+        data BLOB NOT NULL CHECK (length(data) = 8192)
+    );
+    CREATE TABLE entry_bundles (
+        n    INTEGER PRIMARY KEY,
+        data BLOB NOT NULL
     );",
 ];
 
@@ -558,6 +571,63 @@ impl LogStore for SqliteLogStore {
             Ok(rows)
         })?;
         rows.into_iter().map(checkpoint_from).collect()
+    }
+
+    fn stored_tile(&self, tile: &TileCoord) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = match tile.kind() {
+            _ if !tile.is_full() => return Ok(None),
+            TileKind::Hashes { level: 0 } => "SELECT data FROM hash_tiles WHERE n = ?1",
+            TileKind::Entries => "SELECT data FROM entry_bundles WHERE n = ?1",
+            TileKind::Hashes { .. } => return Ok(None),
+        };
+        let n = to_i64(tile.index())?;
+        self.read(|c| {
+            Ok(c.prepare_cached(sql)?
+                .query_row([n], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?)
+        })
+    }
+
+    fn full_tile_floor(&self) -> Result<Option<u64>, StoreError> {
+        let floor: i64 = self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT COALESCE(MAX(n) + 1, 0) FROM entry_bundles")?
+                    .query_row([], |r| r.get(0))?,
+            )
+        })?;
+        Ok(Some(to_u64(floor, "tile position")?))
+    }
+
+    fn put_full_tiles(&self, floor: u64, tiles: &[FullTiles]) -> Result<(), StoreError> {
+        if tiles.is_empty() {
+            return Ok(());
+        }
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(n) + 1, 0) FROM entry_bundles",
+            [],
+            |r| r.get(0),
+        )?;
+        let found = to_u64(found, "tile position")?;
+        if found != floor {
+            return Err(StoreError::Conflict {
+                expected: floor,
+                found,
+            });
+        }
+        {
+            let mut hashes =
+                tx.prepare_cached("INSERT INTO hash_tiles (n, data) VALUES (?1, ?2)")?;
+            let mut bundles =
+                tx.prepare_cached("INSERT INTO entry_bundles (n, data) VALUES (?1, ?2)")?;
+            for (n, t) in (to_i64(floor)?..).zip(tiles) {
+                hashes.execute(params![n, t.hashes])?;
+                bundles.execute(params![n, t.bundle])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn commit_integration(

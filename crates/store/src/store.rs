@@ -3,8 +3,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use doorman_tlog::{
-    Checkpoint, Hash, HashStore, MAX_ENTRY_SIZE, MAX_TREE_SIZE, NoteSigner, TileCoord, TileKind,
-    encode_entry_bundle, leaf_hash, stored_hash_count, stored_hashes_for_append, tree_root,
+    Checkpoint, Hash, HashStore, MAX_ENTRY_SIZE, MAX_TREE_SIZE, NoteSigner, TILE_WIDTH, TileCoord,
+    TileKind, encode_entry_bundle, leaf_hash, stored_hash_count, stored_hashes_for_append,
+    tree_root,
 };
 
 use crate::error::StoreError;
@@ -23,6 +24,20 @@ pub const MAX_READ_ENTRIES: u64 = 65_536;
 
 /// Entries read from the store per query while integrating.
 const INTEGRATE_CHUNK: u64 = 1024;
+
+/// Tile positions whose full tiles the integrator keeps whole per
+/// [`LogStore::keep_full_tiles`] call (one write transaction, short enough not to hold up
+/// appends for long: 16,384 entries' worth).
+pub const KEEP_TILES_BATCH: u64 = 64;
+
+/// The full level-0 hash tile and the full entry bundle at one tile position, as served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullTiles {
+    /// The level-0 hash tile (256 hashes, 8,192 bytes).
+    pub hashes: Vec<u8>,
+    /// The entry bundle of the same 256 entries.
+    pub bundle: Vec<u8>,
+}
 
 /// A signed checkpoint as stored: the note and what it commits to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +146,61 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
         hashes: &[Hash],
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError>;
+
+    /// The full level-0 hash tile or full entry bundle at `tile`, if this backend keeps it whole
+    /// (see [`put_full_tiles`](LogStore::put_full_tiles)); `None` otherwise, and for every
+    /// other tile (levels 1 and up are computed from stored hashes held in memory). Default:
+    /// nothing is kept.
+    fn stored_tile(&self, tile: &TileCoord) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = tile;
+        Ok(None)
+    }
+
+    /// How many tile positions, from 0 on, have their full tiles kept whole; `None` if this
+    /// backend does not keep tiles. Default: `None`.
+    fn full_tile_floor(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+
+    /// Keeps `tiles` whole as the full tiles of positions `floor..floor + tiles.len()` — only
+    /// if [`full_tile_floor`](LogStore::full_tile_floor) is still `floor` (else
+    /// [`StoreError::Conflict`] and nothing is written). They are a copy of what the stored
+    /// hashes and entries give (a read finds them or computes the same bytes), kept because one
+    /// row is far cheaper to read than the 511 hashes or 256 entries behind it. Default: keeps
+    /// nothing.
+    fn put_full_tiles(&self, floor: u64, tiles: &[FullTiles]) -> Result<(), StoreError> {
+        let _ = (floor, tiles);
+        Ok(())
+    }
+
+    /// Keeps whole the full tiles the latest checkpoint covers that are not kept yet, lowest
+    /// position first, at most `limit` positions; returns how many it kept (0 when caught up,
+    /// or when the backend keeps no tiles). The integrator calls it after each checkpoint, so
+    /// new tiles are kept as they fill and an older log (from before tiles were kept) catches
+    /// up a batch at a time.
+    fn keep_full_tiles(&self, limit: u64) -> Result<u64, StoreError> {
+        let Some(floor) = self.full_tile_floor()? else {
+            return Ok(0);
+        };
+        let size = self.checkpoint_size()?;
+        let end = (size / u64::from(TILE_WIDTH)).min(floor.saturating_add(limit));
+        if end <= floor {
+            return Ok(0);
+        }
+        let mut tiles = Vec::new();
+        for n in floor..end {
+            let hashes = doorman_tlog::hash_tile(
+                &StoredHashes(self),
+                &TileCoord::hashes(0, n, TILE_WIDTH)?,
+                size,
+            )?;
+            let (start, stop) = TileCoord::entries(n, TILE_WIDTH)?.entry_range();
+            let bundle = encode_entry_bundle(&self.sequenced_entries(start, stop)?)?;
+            tiles.push(FullTiles { hashes, bundle });
+        }
+        self.put_full_tiles(floor, &tiles)?;
+        Ok(end - floor)
+    }
 
     /// Integrates the entries appended since the latest checkpoint (at most
     /// [`MAX_INTEGRATE_BATCH`]): computes their stored hashes from the stored ones, signs a
@@ -250,6 +320,12 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     /// The bytes of a hash tile (full or partial) of the tree of the latest checkpoint.
     fn hash_tile(&self, tile: &TileCoord) -> Result<Vec<u8>, StoreError> {
         let size = covered(self, tile)?;
+        if tile.is_full()
+            && tile.kind() == (TileKind::Hashes { level: 0 })
+            && let Some(data) = self.stored_tile(tile)?
+        {
+            return Ok(data);
+        }
         Ok(doorman_tlog::hash_tile(&StoredHashes(self), tile, size)?)
     }
 
@@ -262,6 +338,11 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
             .into());
         }
         covered(self, tile)?;
+        if tile.is_full()
+            && let Some(data) = self.stored_tile(tile)?
+        {
+            return Ok(data);
+        }
         let (start, end) = tile.entry_range();
         Ok(encode_entry_bundle(&self.sequenced_entries(start, end)?)?)
     }

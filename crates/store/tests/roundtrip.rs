@@ -140,6 +140,79 @@ fn append_integrate_read_and_prove() {
     check_against_memory(&store, &[1, 2, 5, 248, 1, 255, 256, 300, 1, 3000]);
 }
 
+/// Full tiles kept whole are served byte for byte as computed from the stored hashes and
+/// entries; keeping catches up a batch at a time, never skips or repeats a position, and a
+/// keeper working from a stale floor writes nothing.
+#[test]
+fn full_tiles_kept_whole_serve_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.full_tile_floor().unwrap(), Some(0));
+    assert_eq!(store.keep_full_tiles(64).unwrap(), 0, "no checkpoint yet");
+    check_against_memory(&store, &[1, 255, 3000, 840]);
+    let full = 4096 / 256;
+    let tiles: Vec<(TileCoord, Vec<u8>)> = (0..full)
+        .flat_map(|n| {
+            [
+                TileCoord::hashes(0, n, 256).unwrap(),
+                TileCoord::entries(n, 256).unwrap(),
+            ]
+        })
+        .map(|t| {
+            let bytes = match t.kind() {
+                doorman_tlog::TileKind::Entries => store.entry_bundle(&t),
+                _ => store.hash_tile(&t),
+            };
+            (t, bytes.unwrap())
+        })
+        .collect();
+    assert!(
+        tiles
+            .iter()
+            .all(|(t, _)| store.stored_tile(t).unwrap().is_none())
+    );
+    assert_eq!(store.keep_full_tiles(5).unwrap(), 5);
+    assert_eq!(store.full_tile_floor().unwrap(), Some(5));
+    // A keeper that read the floor before that: refused, nothing written.
+    let stale = doorman_store::FullTiles {
+        hashes: vec![0; 8192],
+        bundle: vec![0; 2],
+    };
+    assert!(matches!(
+        store.put_full_tiles(0, &[stale]),
+        Err(StoreError::Conflict {
+            expected: 0,
+            found: 5
+        })
+    ));
+    assert_eq!(store.keep_full_tiles(64).unwrap(), full - 5);
+    assert_eq!(store.keep_full_tiles(64).unwrap(), 0, "caught up");
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.full_tile_floor().unwrap(), Some(full));
+    for (t, want) in &tiles {
+        assert_eq!(store.stored_tile(t).unwrap().as_ref(), Some(want), "{t}");
+        let served = match t.kind() {
+            doorman_tlog::TileKind::Entries => store.entry_bundle(t),
+            _ => store.hash_tile(t),
+        };
+        assert_eq!(&served.unwrap(), want, "{t}");
+    }
+    // Partial tiles and tiles above level 0 are never kept.
+    assert_eq!(
+        store
+            .stored_tile(&TileCoord::hashes(0, full - 1, 100).unwrap())
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .stored_tile(&TileCoord::hashes(1, 0, 16).unwrap())
+            .unwrap(),
+        None
+    );
+}
+
 #[test]
 fn reopen_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
@@ -268,15 +341,19 @@ fn sequencer_and_integrator_under_concurrency() {
         (0..total).collect::<Vec<_>>(),
         "indices are unique and contiguous"
     );
-    // Wait for the integrator to cover everything.
+    // Wait for the integrator to cover everything and keep the full tiles whole.
+    let full = total / 256;
     for _ in 0..500 {
-        if store.checkpoint_size().unwrap() == total {
+        if store.checkpoint_size().unwrap() == total
+            && store.full_tile_floor().unwrap() == Some(full)
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     integrator.stop();
     assert_eq!(store.checkpoint_size().unwrap(), total);
+    assert_eq!(store.full_tile_floor().unwrap(), Some(full));
     let entries = store.entries(0, total).unwrap();
     for (i, e) in &acked {
         assert_eq!(&entries[*i as usize], e);
@@ -345,5 +422,36 @@ fn tlog_tiny_byte_identical() {
     assert_eq!(
         store.hash_tile(&tile).unwrap(),
         std::fs::read(tiny.join(tile.path())).unwrap()
+    );
+}
+
+/// A log written before tiles were kept whole (schema 1) is upgraded at open and its full
+/// tiles are then kept, the same bytes as computed.
+#[test]
+fn a_schema_1_log_catches_up_on_kept_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        check_against_memory(&store, &[600, 1]);
+    }
+    {
+        // Back to what schema 1 had.
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DROP TABLE hash_tiles; DROP TABLE entry_bundles; UPDATE schema_version SET version = 1;",
+        )
+        .unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.full_tile_floor().unwrap(), Some(0));
+    let want = store
+        .entry_bundle(&TileCoord::entries(1, 256).unwrap())
+        .unwrap();
+    assert_eq!(store.keep_full_tiles(64).unwrap(), 2);
+    assert_eq!(
+        store
+            .stored_tile(&TileCoord::entries(1, 256).unwrap())
+            .unwrap(),
+        Some(want)
     );
 }
