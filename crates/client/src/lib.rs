@@ -652,19 +652,46 @@ impl Client {
         )
     }
 
+    /// Every authorization of a property, oldest first (all pages).
     pub fn property_authorizations(&self, property: &str) -> Result<List<AuthorizationView>> {
+        self.all_pages(|after| self.property_authorizations_page(property, after, None))
+    }
+
+    /// One page of a property's authorizations: after the cursor `after` (a page's
+    /// `next_after`), at most `limit` (server default 100, at most 1000).
+    pub fn property_authorizations_page(
+        &self,
+        property: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<List<AuthorizationView>> {
         self.get(&format!(
-            "/api/v1/properties/{}/authorizations",
-            segment(property)
+            "/api/v1/properties/{}/authorizations{}",
+            segment(property),
+            page_query(Vec::new(), after, limit)
         ))
     }
 
-    /// Authorizations visible to the caller.
+    /// Every authorization visible to the caller (all pages).
     pub fn authorizations(
         &self,
         property: Option<&str>,
         carrier: Option<&str>,
         active_only: bool,
+    ) -> Result<List<AuthorizationView>> {
+        self.all_pages(|after| {
+            self.authorizations_page(property, carrier, active_only, after, None)
+        })
+    }
+
+    /// One page of the authorizations visible to the caller.
+    pub fn authorizations_page(
+        &self,
+        property: Option<&str>,
+        carrier: Option<&str>,
+        active_only: bool,
+        after: Option<&str>,
+        limit: Option<usize>,
     ) -> Result<List<AuthorizationView>> {
         let mut q = Vec::new();
         if let Some(p) = property {
@@ -676,12 +703,28 @@ impl Client {
         if active_only {
             q.push("active=true".to_string());
         }
-        let query = if q.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", q.join("&"))
-        };
-        self.get(&format!("/api/v1/authorizations{query}"))
+        self.get(&format!(
+            "/api/v1/authorizations{}",
+            page_query(q, after, limit)
+        ))
+    }
+
+    /// Follows `next_after` from the first page to the last and returns every item.
+    fn all_pages<T>(
+        &self,
+        mut page: impl FnMut(Option<&str>) -> Result<List<T>>,
+    ) -> Result<List<T>> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let got = page(after.as_deref())?;
+            items.extend(got.items);
+            match got.next_after {
+                // A cursor that does not move would loop for ever: stop instead.
+                Some(next) if after.as_deref() != Some(next.as_str()) => after = Some(next),
+                _ => return Ok(List::new(items)),
+            }
+        }
     }
 
     pub fn authorization(&self, id: &str) -> Result<AuthorizationView> {
@@ -759,6 +802,21 @@ fn expect_empty(base: &str, path: &str, resp: RawResponse) -> Result<()> {
         Ok(())
     } else {
         Err(failure(base, path, resp))
+    }
+}
+
+/// A query string of `params` plus the page parameters (`?` included; empty if there are none).
+fn page_query(mut params: Vec<String>, after: Option<&str>, limit: Option<usize>) -> String {
+    if let Some(a) = after {
+        params.push(format!("after={}", query_value(a)));
+    }
+    if let Some(n) = limit {
+        params.push(format!("limit={n}"));
+    }
+    if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
     }
 }
 

@@ -38,17 +38,35 @@ pub struct Problem {
     pub request_id: Option<String>,
 }
 
-/// A list.
+/// A list, or one page of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct List<T> {
     pub items: Vec<T>,
+    /// On a paged list, when more items follow: pass it as `?after=` to get the next page. A
+    /// cursor is opaque; a page may hold fewer items than the limit even when more follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
 
 impl<T> List<T> {
+    /// A whole list.
     pub fn new(items: Vec<T>) -> List<T> {
-        List { items }
+        List {
+            items,
+            next_after: None,
+        }
+    }
+
+    /// One page, and the cursor of the next one if more items follow.
+    pub fn page(items: Vec<T>, next_after: Option<String>) -> List<T> {
+        List { items, next_after }
     }
 }
+
+/// Items per page of a paged list unless `?limit=` says otherwise.
+pub const DEFAULT_PAGE_LIMIT: usize = 100;
+/// The most items per page of a paged list.
+pub const MAX_PAGE_LIMIT: usize = 1000;
 
 // ---- People, sessions, organisations -------------------------------------------------------
 

@@ -333,7 +333,7 @@ impl AccessKey {
                 let key = AccessKey::generate(rng)?;
                 let mut text = Zeroizing::new(key.signer(&name)?.private_key_string().to_string());
                 text.push('\n');
-                crate::files::write_new_private_file(&path, text.as_bytes())
+                doorman_files::write_new_private_file(&path, text.as_bytes())
                     .map_err(|e| io_error(&path, format!("cannot create: {e}")))?;
                 Ok((key, true))
             }

@@ -79,7 +79,6 @@
 mod access;
 pub mod control;
 mod error;
-mod files;
 mod index;
 mod integrator;
 mod sequencer;
@@ -92,8 +91,8 @@ pub use access::{
     property_dir_name, property_from_dir_name,
 };
 pub use control::{ControlError, SqliteStore, Store};
+pub use doorman_files::{PrivateFileError, read_private_file, write_new_private_file};
 pub use error::StoreError;
-pub use files::{PrivateFileError, read_private_file, write_new_private_file};
 pub use index::{AddressLookup, INDEX_FILE, IndexedEntry, IndexedProperty, PublicIndex, Unparsed};
 pub use integrator::{Clock, Integrator, IntegratorConfig, OnCheckpoint};
 pub use sequencer::{Sequencer, SequencerConfig};

@@ -670,13 +670,16 @@ fn perform(op: Op, c: &Clients, s: &Shared) -> Outcome {
         Op::GetProperty => outcome(c.manager.property(&cast.property), name, e),
         Op::ListAuthorizationsCarrier => outcome(
             c.dispatcher
-                .authorizations(None, Some(&cast.carrier_org), true),
+                .authorizations_page(None, Some(&cast.carrier_org), true, None, None),
             name,
             e,
         ),
-        Op::ListAuthorizationsProperty => {
-            outcome(c.manager.property_authorizations(&cast.property), name, e)
-        }
+        Op::ListAuthorizationsProperty => outcome(
+            c.manager
+                .property_authorizations_page(&cast.property, None, None),
+            name,
+            e,
+        ),
         Op::ListInstallations => {
             outcome(c.manager.installations(Some(&cast.property), None), name, e)
         }

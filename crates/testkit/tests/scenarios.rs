@@ -1228,3 +1228,85 @@ fn parallel_guesses_do_not_slip_past_the_throttle() {
     let stored = server.api().store.login_throttle("a@example.org").unwrap();
     assert_eq!(stored.failures as usize, checked);
 }
+
+/// Authorization lists come a page at a time: every item once, in order, whatever the page
+/// size; the same pages for the property's manager and the carrier; bad paging is a 400.
+#[test]
+fn authorization_lists_are_paged() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let made: Vec<String> = (0..7)
+        .map(|_| {
+            // Distinct creation times.
+            server.clock.advance(SignedDuration::from_secs(1));
+            b.authorize(&server).id
+        })
+        .collect();
+    let first = b
+        .manager
+        .property_authorizations_page(&b.property.id, None, Some(3))
+        .unwrap();
+    assert_eq!(first.items.len(), 3);
+    let mut seen: Vec<String> = first.items.iter().map(|a| a.id.clone()).collect();
+    let mut after = first.next_after.clone();
+    let mut pages = 1;
+    while let Some(cursor) = after {
+        let page = b
+            .manager
+            .property_authorizations_page(&b.property.id, Some(&cursor), Some(3))
+            .unwrap();
+        seen.extend(page.items.iter().map(|a| a.id.clone()));
+        after = page.next_after;
+        pages += 1;
+    }
+    assert_eq!(seen, made, "every authorization once, oldest first");
+    assert_eq!(pages, 3);
+    // The whole list (the client follows the pages), for the manager and for the carrier.
+    let all = b.manager.property_authorizations(&b.property.id).unwrap();
+    assert_eq!(all.items.len(), 7);
+    assert_eq!(all.next_after, None);
+    let carrier_page = b
+        .carrier
+        .authorizations_page(None, None, false, None, Some(5))
+        .unwrap();
+    assert_eq!(carrier_page.items.len(), 5);
+    assert!(carrier_page.next_after.is_some());
+    assert_eq!(
+        b.carrier
+            .authorizations(None, None, false)
+            .unwrap()
+            .items
+            .len(),
+        7
+    );
+    // A page of exactly what is left says nothing follows.
+    let last = b
+        .carrier
+        .authorizations_page(
+            None,
+            None,
+            false,
+            carrier_page.next_after.as_deref(),
+            Some(2),
+        )
+        .unwrap();
+    assert_eq!(last.items.len(), 2);
+    assert_eq!(last.next_after, None);
+    for (after, limit) in [
+        (None, Some(0)),
+        (None, Some(1001)),
+        (Some("nonsense"), None),
+        (Some(".auth_x"), None),
+        (Some("-5.auth_x"), None),
+        (Some("99999999999999999999.auth_x"), None),
+    ] {
+        assert_eq!(
+            code(
+                b.manager
+                    .property_authorizations_page(&b.property.id, after, limit)
+            ),
+            "bad_query",
+            "{after:?} {limit:?}"
+        );
+    }
+}

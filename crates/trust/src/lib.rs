@@ -33,5 +33,5 @@ pub use door::{
 pub use keys::{BadSignature, KeyError, PublicKey, SecretKey};
 pub use pass::{AuthorizationCache, PassSpec, VerifiedPass, mint_pass, verify_pass};
 pub use possession::{Challenge, PossessionProof};
-pub use state::{RevocationList, ServiceState, StateError};
+pub use state::{DeviceConfig, RevocationList, ServiceState, StateError};
 pub use token::TokenError;

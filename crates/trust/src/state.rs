@@ -19,6 +19,7 @@
 //! | --- | --- |
 //! | revocation list | `doorman/revocation-list/v1\n` |
 //! | service state | `doorman/service-state/v1\n` |
+//! | device configuration | `doorman/device-config/v1\n` |
 //!
 //! Payloads (members in this order, unknown members refused):
 //!
@@ -27,7 +28,13 @@
 //!  "revoked":["<lowercase hex revocation id>", "…"]}
 //! {"type":"service_state","v":1,"property":"prop_…","seq":3,"issued_at":"2026-12-01T10:00:00Z",
 //!  "property_disabled":false,"disabled_doors":["garage"],"disabled_carriers":["org_…"]}
+//! {"type":"device_config","v":1,"property":"prop_…","seq":1,"issued_at":"2026-12-01T10:00:00Z",
+//!  "door":"street","device_key":"ed25519/…","pulse_ms":3000,"revocation_max_age_s":86400,
+//!  "clock_skew_tolerance_s":120,"challenge_ttl_s":60}
 //! ```
+//!
+//! A device configuration names the one device (`device_key`) and door it is for, so it can't
+//! be replayed to another device; the times are whole seconds.
 //!
 //! `seq` starts at 1 and grows by one with every change, per property and type: a device keeps
 //! the highest `seq` it has accepted and refuses anything lower, so an old list can't be
@@ -110,6 +117,51 @@ pub struct ServiceState {
     pub issued_at: Timestamp,
     pub switch: ServiceSwitch,
 }
+
+/// A door device's configuration as of `issued_at`: what its [`DoorPolicy`] is made of.
+///
+/// [`DoorPolicy`]: crate::DoorPolicy
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceConfig {
+    pub property: PropertyId,
+    pub seq: u64,
+    pub issued_at: Timestamp,
+    pub door: DoorId,
+    /// The device it is for.
+    pub device_key: PublicKey,
+    /// How long the relay is pulsed on allow: 1 ms to [`MAX_PULSE_MS`].
+    pub pulse_ms: u32,
+    /// The offline bound: passes are refused once the revocation list is older (1 s to 30 days).
+    pub revocation_max_age_s: u32,
+    /// Clock disagreement tolerated (0 to 1 hour).
+    pub clock_skew_tolerance_s: u32,
+    /// How long a challenge may be answered (1 s to 10 minutes).
+    pub challenge_ttl_s: u32,
+}
+
+/// The longest relay pulse a configuration may ask for (a door release held for a minute is
+/// a door left open, not an entry).
+pub const MAX_PULSE_MS: u32 = 60_000;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigWire {
+    #[serde(rename = "type")]
+    kind: String,
+    v: u64,
+    property: String,
+    seq: u64,
+    issued_at: String,
+    door: String,
+    device_key: String,
+    pulse_ms: u32,
+    revocation_max_age_s: u32,
+    clock_skew_tolerance_s: u32,
+    challenge_ttl_s: u32,
+}
+
+const CONFIG_DOMAIN: &[u8] = b"doorman/device-config/v1\n";
+const CONFIG_TYPE: &str = "device_config";
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +431,104 @@ impl ServiceState {
     }
 }
 
+impl DeviceConfig {
+    fn check(&self) -> Result<(), StateError> {
+        check_seq(self.seq)?;
+        let within = |v: u32, lo: u32, hi: u32, what: &str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(invalid(format!("{what} is {v}; it must be {lo} to {hi}")))
+            }
+        };
+        within(self.pulse_ms, 1, MAX_PULSE_MS, "pulse_ms")?;
+        within(
+            self.revocation_max_age_s,
+            1,
+            30 * 86_400,
+            "revocation_max_age_s",
+        )?;
+        within(
+            self.clock_skew_tolerance_s,
+            0,
+            3_600,
+            "clock_skew_tolerance_s",
+        )?;
+        within(self.challenge_ttl_s, 1, 600, "challenge_ttl_s")
+    }
+
+    /// The payload bytes (what is signed, after the domain).
+    pub fn payload(&self) -> Result<Vec<u8>, StateError> {
+        self.check()?;
+        let wire = ConfigWire {
+            kind: CONFIG_TYPE.to_string(),
+            v: STATE_VERSION,
+            property: self.property.to_string(),
+            seq: self.seq,
+            issued_at: whole_seconds(self.issued_at)?,
+            door: self.door.to_string(),
+            device_key: self.device_key.to_string(),
+            pulse_ms: self.pulse_ms,
+            revocation_max_age_s: self.revocation_max_age_s,
+            clock_skew_tolerance_s: self.clock_skew_tolerance_s,
+            challenge_ttl_s: self.challenge_ttl_s,
+        };
+        serde_json::to_vec(&wire).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Signs the configuration with the property key.
+    pub fn sign(&self, key: &SecretKey) -> Result<Vec<u8>, StateError> {
+        sign_payload(key, CONFIG_DOMAIN, &self.payload()?)
+    }
+
+    /// Verifies a signed device configuration under the property key and reads it.
+    pub fn verify(document: &[u8], key: &PublicKey) -> Result<DeviceConfig, StateError> {
+        let payload = open_envelope(document, key, CONFIG_DOMAIN)?;
+        DeviceConfig::from_payload(&payload)
+    }
+
+    /// Reads payload bytes.
+    pub fn from_payload(payload: &[u8]) -> Result<DeviceConfig, StateError> {
+        let wire: ConfigWire =
+            serde_json::from_slice(payload).map_err(|e| invalid(e.to_string()))?;
+        check_header(&wire.kind, CONFIG_TYPE, wire.v)?;
+        let device_key: PublicKey = wire
+            .device_key
+            .parse()
+            .map_err(|e: crate::keys::KeyError| invalid(format!("device_key: {e}")))?;
+        if device_key.to_string() != wire.device_key {
+            return Err(invalid("device_key is not in canonical form"));
+        }
+        let config = DeviceConfig {
+            property: PropertyId::new(wire.property).map_err(|e| invalid(e.to_string()))?,
+            seq: wire.seq,
+            issued_at: parse_time(&wire.issued_at)?,
+            door: DoorId::new(wire.door).map_err(|e| invalid(e.to_string()))?,
+            device_key,
+            pulse_ms: wire.pulse_ms,
+            revocation_max_age_s: wire.revocation_max_age_s,
+            clock_skew_tolerance_s: wire.clock_skew_tolerance_s,
+            challenge_ttl_s: wire.challenge_ttl_s,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The door policy it configures.
+    pub fn policy(&self) -> crate::DoorPolicy {
+        crate::DoorPolicy {
+            pulse_ms: self.pulse_ms,
+            revocation_max_age: jiff::SignedDuration::from_secs(i64::from(
+                self.revocation_max_age_s,
+            )),
+            clock_skew_tolerance: jiff::SignedDuration::from_secs(i64::from(
+                self.clock_skew_tolerance_s,
+            )),
+            challenge_ttl: jiff::SignedDuration::from_secs(i64::from(self.challenge_ttl_s)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,6 +635,98 @@ mod tests {
             );
             let e = ServiceState::from_payload(service.as_bytes()).unwrap_err();
             assert_eq!(e.code(), "invalid_document", "{at}: {e}");
+        }
+    }
+
+    fn config() -> DeviceConfig {
+        DeviceConfig {
+            property: PropertyId::new("prop_1").unwrap(),
+            seq: 1,
+            issued_at: "2026-12-01T10:00:00Z".parse().unwrap(),
+            door: DoorId::new("street").unwrap(),
+            device_key: SecretKey::from_seed(&[9; 32]).public(),
+            pulse_ms: 3000,
+            revocation_max_age_s: 86_400,
+            clock_skew_tolerance_s: 120,
+            challenge_ttl_s: 60,
+        }
+    }
+
+    #[test]
+    fn a_signed_device_config_round_trips_and_is_bound_to_its_type_and_key() {
+        let doc = config().sign(&key()).unwrap();
+        assert_eq!(
+            DeviceConfig::verify(&doc, &key().public()).unwrap(),
+            config()
+        );
+        assert_eq!(config().policy().pulse_ms, 3000);
+        assert_eq!(
+            DeviceConfig::verify(&doc, &SecretKey::from_seed(&[8; 32]).public()),
+            Err(StateError::BadSignature)
+        );
+        assert_eq!(
+            ServiceState::verify(&doc, &key().public()),
+            Err(StateError::BadSignature)
+        );
+        let list_doc = list().sign(&key()).unwrap();
+        assert_eq!(
+            DeviceConfig::verify(&list_doc, &key().public()),
+            Err(StateError::BadSignature)
+        );
+        for i in 0..doc.len() {
+            let mut bad = doc.clone();
+            bad[i] ^= 0x01;
+            assert!(
+                DeviceConfig::verify(&bad, &key().public()).is_err(),
+                "byte {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn device_configs_out_of_range_are_refused() {
+        for bad in [
+            DeviceConfig {
+                pulse_ms: 0,
+                ..config()
+            },
+            DeviceConfig {
+                pulse_ms: MAX_PULSE_MS + 1,
+                ..config()
+            },
+            DeviceConfig {
+                revocation_max_age_s: 0,
+                ..config()
+            },
+            DeviceConfig {
+                revocation_max_age_s: 31 * 86_400,
+                ..config()
+            },
+            DeviceConfig {
+                clock_skew_tolerance_s: 3_601,
+                ..config()
+            },
+            DeviceConfig {
+                challenge_ttl_s: 0,
+                ..config()
+            },
+            DeviceConfig { seq: 0, ..config() },
+        ] {
+            assert_eq!(
+                bad.sign(&key()).unwrap_err().code(),
+                "invalid_document",
+                "{bad:?}"
+            );
+            // Nor is such a payload read, signed by whom it may be.
+            let mut wire: serde_json::Value =
+                serde_json::from_slice(&config().payload().unwrap()).unwrap();
+            wire["pulse_ms"] = bad.pulse_ms.into();
+            wire["revocation_max_age_s"] = bad.revocation_max_age_s.into();
+            wire["clock_skew_tolerance_s"] = bad.clock_skew_tolerance_s.into();
+            wire["challenge_ttl_s"] = bad.challenge_ttl_s.into();
+            wire["seq"] = bad.seq.into();
+            let payload = serde_json::to_vec(&wire).unwrap();
+            assert!(DeviceConfig::from_payload(&payload).is_err(), "{bad:?}");
         }
     }
 }

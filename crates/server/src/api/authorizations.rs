@@ -12,7 +12,8 @@ use doorman_core::{
 use doorman_entries::{Custody, PublicEntry, carrier_authorized_entry};
 use doorman_proto::codes::Code;
 use doorman_proto::{
-    AuthorizationView, AuthorizeRequest, List, MintPassRequest, PassView, ReasonRequest,
+    AuthorizationView, AuthorizeRequest, DEFAULT_PAGE_LIMIT, List, MAX_PAGE_LIMIT, MintPassRequest,
+    PassView, ReasonRequest,
 };
 use doorman_store::control::{
     Authorization, AuthorizationFilter, Decision, LogTarget, OutboxEntry, Pass, Property,
@@ -176,11 +177,69 @@ pub(crate) async fn authorize_carrier(
     .await
 }
 
+/// A page of a list: `?after=` (the previous page's `next_after`) and `?limit=`.
+pub(crate) struct Page {
+    after: Option<(jiff::Timestamp, String)>,
+    limit: usize,
+}
+
+impl Page {
+    /// Reads `after` and `limit` from a parsed query.
+    pub(crate) fn from_query(
+        q: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Page, ApiError> {
+        let limit = match q.get("limit") {
+            None => DEFAULT_PAGE_LIMIT,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n) && !v.starts_with('+'))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Code::BadQuery,
+                        format!("limit: a whole number from 1 to {MAX_PAGE_LIMIT}"),
+                    )
+                })?,
+        };
+        let after = q
+            .get("after")
+            .map(|cursor| {
+                let bad = || {
+                    ApiError::new(
+                        Code::BadQuery,
+                        "after: not a cursor (pass the previous page's next_after as it is)",
+                    )
+                };
+                let (ms, id) = cursor.split_once('.').ok_or_else(bad)?;
+                if ms.is_empty() || !ms.bytes().all(|b| b.is_ascii_digit()) || id.is_empty() {
+                    return Err(bad());
+                }
+                let ms = ms.parse::<i64>().map_err(|_| bad())?;
+                let at = jiff::Timestamp::from_millisecond(ms).map_err(|_| bad())?;
+                Ok((at, id.to_string()))
+            })
+            .transpose()?;
+        Ok(Page { after, limit })
+    }
+
+    fn cursor(a: &Authorization) -> String {
+        format!("{}.{}", a.created_at.as_millisecond(), a.id)
+    }
+}
+
 fn visible(
     api: &Api,
     who: &Authed,
     filter: AuthorizationFilter,
-) -> Result<Vec<AuthorizationView>, ApiError> {
+    page: &Page,
+) -> Result<List<AuthorizationView>, ApiError> {
+    // Each membership's query reads one more than a page, so the merge knows whether more
+    // follow without reading them all.
+    let filter = AuthorizationFilter {
+        after: page.after.clone(),
+        limit: Some(page.limit.saturating_add(1)),
+        ..filter
+    };
     let mut found: Vec<Authorization> = Vec::new();
     for m in &who.actor.memberships {
         let f = match (m.kind, m.role) {
@@ -208,6 +267,12 @@ fn visible(
         }
     }
     found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    let next_after = if found.len() > page.limit {
+        found.truncate(page.limit);
+        found.last().map(Page::cursor)
+    } else {
+        None
+    };
     let now = api.now();
     // One read per property and one for every log index, not one of each per item.
     let mut properties: std::collections::HashMap<PropertyId, Option<Property>> =
@@ -239,12 +304,13 @@ fn visible(
         .zip(indexes)
         .map(|(a, index)| authorization_view_with(a, now, index))
         .collect();
-    Ok(out)
+    Ok(List::page(out, next_after))
 }
 
-/// Authorizations the caller can see (a property's, or a carrier's own); `?property=`,
-/// `?carrier=` and `?active=true` filter.
-#[utoipa::path(get, path = "/api/v1/authorizations", tag = "authorizations", params(("property" = Option<String>, Query), ("carrier" = Option<String>, Query), ("active" = Option<bool>, Query)),
+/// Authorizations the caller can see (a property's, or a carrier's own), oldest first, a page
+/// at a time; `?property=`, `?carrier=` and `?active=true` filter; `?limit=` (1-1000, default
+/// 100) and `?after=` (the previous page's `next_after`) page.
+#[utoipa::path(get, path = "/api/v1/authorizations", tag = "authorizations", params(("property" = Option<String>, Query), ("carrier" = Option<String>, Query), ("active" = Option<bool>, Query), ("limit" = Option<u32>, Query), ("after" = Option<String>, Query)),
     responses((status = 200, body = List<AuthorizationView>), (status = "4XX", body = doorman_proto::Problem)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(api): State<Shared>,
@@ -253,7 +319,11 @@ pub(crate) async fn list(
 ) -> Result<Json<List<AuthorizationView>>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let q = super::extract::query(q.as_deref(), &["property", "carrier", "active"])?;
+        let q = super::extract::query(
+            q.as_deref(),
+            &["property", "carrier", "active", "limit", "after"],
+        )?;
+        let page = Page::from_query(&q)?;
         let filter = AuthorizationFilter {
             property: q
                 .get("property")
@@ -271,22 +341,25 @@ pub(crate) async fn list(
                 Some("true") => true,
                 Some(_) => return Err(ApiError::new(Code::BadQuery, "active: true or false")),
             },
+            ..Default::default()
         };
-        visible(api, &who, filter).map(|v| Json(List::new(v)))
+        visible(api, &who, filter, &page).map(Json)
     })
     .await
 }
 
-/// A property's authorizations.
-#[utoipa::path(get, path = "/api/v1/properties/{property}/authorizations", tag = "authorizations", params(("property" = String, Path)),
+/// A property's authorizations, oldest first, a page at a time (`?limit=`, `?after=`).
+#[utoipa::path(get, path = "/api/v1/properties/{property}/authorizations", tag = "authorizations", params(("property" = String, Path), ("limit" = Option<u32>, Query), ("after" = Option<String>, Query)),
     responses((status = 200, body = List<AuthorizationView>), (status = "4XX", body = doorman_proto::Problem)), security(("bearer" = [])))]
 pub(crate) async fn list_for_property(
     State(api): State<Shared>,
     creds: Credentials,
     p: Params,
+    RawQuery(q): RawQuery,
 ) -> Result<Json<List<AuthorizationView>>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
+        let page = Page::from_query(&super::extract::query(q.as_deref(), &["limit", "after"])?)?;
         let prop = property_for(api, &who, p.get(0), Action::ManageCarriers)?;
         visible(
             api,
@@ -295,8 +368,9 @@ pub(crate) async fn list_for_property(
                 property: Some(prop.id),
                 ..Default::default()
             },
+            &page,
         )
-        .map(|v| Json(List::new(v)))
+        .map(Json)
     })
     .await
 }

@@ -885,6 +885,29 @@ fn authorization_lifecycle(s: &dyn Store) {
         })
         .unwrap();
     assert_eq!(by_carrier.len(), 2);
+    // Pages: in (created, id) order, a limit, and a cursor that starts after an item.
+    let page = |after: Option<&Authorization>, limit| {
+        s.authorizations(&AuthorizationFilter {
+            property: Some(p.id.clone()),
+            after: after.map(|a| (a.created_at, a.id.clone())),
+            limit,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let first = page(None, Some(1));
+    assert_eq!(
+        first.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["auth_1"]
+    );
+    let second = page(first.first(), Some(1));
+    assert_eq!(
+        second.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["auth_2"]
+    );
+    assert!(page(second.first(), Some(5)).is_empty());
+    assert_eq!(page(first.first(), None).len(), 1);
+    assert!(page(None, Some(0)).is_empty());
     assert!(matches!(s.authorization("nope"), Ok(None)));
     let revs = s.revocations(&p.id, Some(now())).unwrap();
     assert_eq!(revs.len(), 1);

@@ -534,6 +534,10 @@ pub struct AuthorizationFilter {
     pub carrier: Option<CarrierId>,
     /// Only those not revoked.
     pub active_only: bool,
+    /// Only those after this one in list order (created time, then id): a page's cursor.
+    pub after: Option<(Timestamp, String)>,
+    /// At most this many (none: all).
+    pub limit: Option<usize>,
 }
 
 /// The control plane's storage. Synchronous and object-safe; the server runs it on its

@@ -267,6 +267,12 @@ const MIGRATIONS: &[&str] = &[
         log_index  INTEGER
     );
     CREATE INDEX outbox_pending ON outbox (id) WHERE log_index IS NULL;",
+    // 2: authorizations listed a page at a time, in (created, id) order, by property or by
+    // carrier: indexes in that order, so a page reads its own rows and no more.
+    "DROP INDEX authorizations_by_property;
+    DROP INDEX authorizations_by_carrier;
+    CREATE INDEX authorizations_by_property ON authorizations (property_id, created_ms, id);
+    CREATE INDEX authorizations_by_carrier ON authorizations (carrier_id, created_ms, id);",
 ];
 
 /// The schema version this build writes.
@@ -1785,23 +1791,45 @@ impl Store for SqliteStore {
     }
 
     fn authorizations(&self, f: &AuthorizationFilter) -> Result<Vec<Authorization>> {
+        // Only the filters given go into the statement (a `?1 IS NULL OR ...` form would keep
+        // SQLite from using the indexes), so there are a few statements, each cached.
+        let mut clauses: Vec<&str> = Vec::new();
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(p) = &f.property {
+            clauses.push("property_id = ?");
+            values.push(p.as_str().to_string().into());
+        }
+        if let Some(o) = &f.properties_of_org {
+            clauses.push("property_id IN (SELECT id FROM properties WHERE org_id = ?)");
+            values.push(o.as_str().to_string().into());
+        }
+        if let Some(c) = &f.carrier {
+            clauses.push("carrier_id = ?");
+            values.push(c.as_str().to_string().into());
+        }
+        if f.active_only {
+            clauses.push("revoked_ms IS NULL");
+        }
+        if let Some((at, id)) = &f.after {
+            clauses.push("(created_ms, id) > (?, ?)");
+            values.push(ms(*at).into());
+            values.push(id.clone().into());
+        }
+        let mut sql = format!("SELECT {AUTHORIZATION_COLS} FROM authorizations");
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY created_ms, id");
+        if let Some(n) = f.limit {
+            sql.push_str(" LIMIT ?");
+            values.push(i64::try_from(n).unwrap_or(i64::MAX).into());
+        }
         self.read(|c| {
             all(
                 c,
-                &format!(
-                    "SELECT {AUTHORIZATION_COLS} FROM authorizations
-                     WHERE (?1 IS NULL OR property_id = ?1)
-                       AND (?2 IS NULL OR property_id IN (SELECT id FROM properties WHERE org_id = ?2))
-                       AND (?3 IS NULL OR carrier_id = ?3)
-                       AND (?4 = 0 OR revoked_ms IS NULL)
-                     ORDER BY created_ms, id"
-                ),
-                params![
-                    f.property.as_ref().map(|p| p.as_str()),
-                    f.properties_of_org.as_ref().map(|o| o.as_str()),
-                    f.carrier.as_ref().map(|c| c.as_str()),
-                    f.active_only
-                ],
+                &sql,
+                rusqlite::params_from_iter(values),
                 authorization_row,
             )
         })

@@ -54,6 +54,21 @@ pub fn read_private_file(
 /// overwritten — then the directory is synced. A crash leaves either no file at `path` or a
 /// whole one (never a truncated key that would stop the next start).
 pub fn write_new_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let (dir, tmp) = write_temporary(path, data)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Writes `data` to a fresh `<path>.tmp` (mode 0600) and syncs it; returns the directory and
+/// the temporary's path. A leftover temporary of a crash was never linked, so it is removed
+/// first.
+fn write_temporary<'a>(
+    path: &'a Path,
+    data: &[u8],
+) -> std::io::Result<(&'a Path, std::path::PathBuf)> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -62,21 +77,39 @@ pub fn write_new_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = dir.join(tmp_name);
-    // A leftover of a crash: it was never linked, so nothing refers to it.
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&tmp)?;
-    let written = file.write_all(data).and_then(|()| file.sync_all());
-    drop(file);
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
-    let _ = std::fs::remove_file(&tmp);
-    linked?;
+    if let Err(e) = file.write_all(data).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok((dir, tmp))
+}
+
+/// Syncs a directory, so a new or renamed entry in it survives a crash (best effort: not
+/// every file system can).
+fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// Writes `path` whole, readable by its owner only (mode 0600), replacing what was there: to
+/// `<path>.tmp` first, synced, then renamed over `path` (atomic on one file system), then the
+/// directory is synced. A crash leaves the old file or the new one, never a mix. For state
+/// that changes (an agent's activation), where [`write_new_private_file`] is for keys.
+pub fn replace_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let (dir, tmp) = write_temporary(path, data)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir);
     Ok(())
 }
 
@@ -100,5 +133,18 @@ mod tests {
         assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&path).unwrap(), b"secret\n");
         assert!(!dir.path().join("k.key.tmp").exists());
+    }
+
+    #[test]
+    fn replacing_keeps_the_mode_and_swaps_the_content() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        replace_private_file(&path, b"one").unwrap();
+        replace_private_file(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(!dir.path().join("state.json.tmp").exists());
     }
 }

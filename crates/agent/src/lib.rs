@@ -1,0 +1,258 @@
+//! `doorman-agent`: the program on the small Linux box wired to a door's release relay.
+//!
+//! This first part covers the device's identity and activation:
+//!
+//! - **First start** (`doorman-agent init`): the agent generates its own Ed25519 key in its
+//!   state dir (mode 0600; the key never leaves the box), is provisioned with the public log's
+//!   verifier key, and prints the enrolment data the installer files with the installation
+//!   request: device id, public key and a short code to compare by eye or over the phone.
+//! - **Activation** (`doorman-agent activate`): the agent verifies the activation bundle itself
+//!   ([`doorman_device::verify_activation`]) — the consent names its key and door, is signed by
+//!   the property key, and both the consent and the property's registration are in the public
+//!   log under the provisioned log key — and only then keeps it. Otherwise it stays inactive
+//!   and says why, with a stable code.
+//! - **Status** (`doorman-agent status`): re-verifies what it keeps, at the current time (a
+//!   consent expires; a kept bundle that no longer verifies makes the agent inactive).
+//!
+//! Deciding entries, the relay back ends, the journal and MQTT are built on this in the next
+//! steps of issue 5.
+//!
+//! # State dir
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `device.key` | the device's private key (PKCS#8 PEM, mode 0600, never overwritten) |
+//! | `agent.json` | `{"device_id": …, "device_key": …, "log_key": …}`: identity and the provisioned log key |
+//! | `activation.json` | the accepted activation bundle, as received (mode 0600, replaced atomically) |
+
+use std::path::{Path, PathBuf};
+
+use doorman_device::{Activation, ActivationError, verify_activation};
+use doorman_tlog::NoteVerifier;
+use doorman_trust::{PublicKey, SecretKey};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The device key's file in the state dir.
+pub const KEY_FILE: &str = "device.key";
+/// The identity file.
+pub const IDENTITY_FILE: &str = "agent.json";
+/// The accepted activation bundle.
+pub const ACTIVATION_FILE: &str = "activation.json";
+
+/// Why the agent could not do what was asked. Each has a stable [`code`](AgentError::code).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(
+        "{0} already holds a device identity; a device key is never replaced (use a new state dir for a new device)"
+    )]
+    AlreadyInitialised(String),
+    #[error("{0} holds no device identity yet: run `doorman-agent init` first")]
+    NotInitialised(String),
+    #[error("the log key is not a signed-note verifier key (origin+keyhash+base64): {0}")]
+    BadLogKey(String),
+    #[error("the device id is invalid: {0}")]
+    BadDeviceId(String),
+    #[error("the state dir is damaged: {0}")]
+    Damaged(String),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("activation refused: {0}")]
+    Activation(#[from] ActivationError),
+}
+
+impl AgentError {
+    /// A stable code for scripts and the installer's app.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AgentError::AlreadyInitialised(_) => "already_initialised",
+            AgentError::NotInitialised(_) => "not_initialised",
+            AgentError::BadLogKey(_) => "bad_log_key",
+            AgentError::BadDeviceId(_) => "bad_device_id",
+            AgentError::Damaged(_) => "damaged_state",
+            AgentError::Io { .. } => "io",
+            AgentError::Activation(e) => e.code(),
+        }
+    }
+}
+
+/// What the installer files with the installation request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    pub device_id: String,
+    /// `ed25519/<hex>`.
+    pub device_key: String,
+    /// Eight digits derived from the key, `1234-5678`, to compare with what the server shows.
+    pub short_code: String,
+}
+
+impl std::fmt::Display for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "device id:  {}", self.device_id)?;
+        writeln!(f, "device key: {}", self.device_key)?;
+        write!(f, "short code: {}", self.short_code)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Identity {
+    device_id: String,
+    device_key: String,
+    log_key: String,
+}
+
+/// The default device id for a key: `dev_` and the first 16 hex digits of SHA-256 of the key.
+pub fn default_device_id(key: &PublicKey) -> String {
+    let digest: [u8; 32] = Sha256::digest(key.to_bytes()).into();
+    let [a, b, c, d, e, f, g, h, ..] = digest;
+    format!("dev_{}", hex::encode([a, b, c, d, e, f, g, h]))
+}
+
+/// The short code of a key: eight decimal digits from a domain-separated SHA-256 of it.
+pub fn short_code(key: &PublicKey) -> String {
+    let mut h = Sha256::new();
+    h.update(b"doorman short code v1\0");
+    h.update(key.to_bytes());
+    let digest: [u8; 32] = h.finalize().into();
+    let [a, b, c, d, ..] = digest;
+    let n = u32::from_be_bytes([a, b, c, d]) % 100_000_000;
+    format!("{:04}-{:04}", n / 10_000, n % 10_000)
+}
+
+/// A state dir.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    path: PathBuf,
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> AgentError {
+    let path = path.display().to_string();
+    move |source| AgentError::Io { what, path, source }
+}
+
+impl StateDir {
+    pub fn new(path: impl Into<PathBuf>) -> StateDir {
+        StateDir { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// First start: generates the device key and writes the identity, provisioned with the
+    /// public log's verifier key `log_key`. Refuses a state dir that already has a key.
+    pub fn init(&self, log_key: &str, device_id: Option<&str>) -> Result<Enrolment, AgentError> {
+        NoteVerifier::parse(log_key.trim()).map_err(|e| AgentError::BadLogKey(e.to_string()))?;
+        if self.file(KEY_FILE).exists() || self.file(IDENTITY_FILE).exists() {
+            return Err(AgentError::AlreadyInitialised(
+                self.path.display().to_string(),
+            ));
+        }
+        std::fs::create_dir_all(&self.path)
+            .map_err(io("cannot create the state dir", &self.path))?;
+        let key = SecretKey::generate(&mut rand::rngs::OsRng);
+        let public = key.public();
+        let device_id = match device_id {
+            Some(id) => doorman_core::DeviceId::new(id)
+                .map_err(|e| AgentError::BadDeviceId(e.to_string()))?
+                .to_string(),
+            None => default_device_id(&public),
+        };
+        let pem = key
+            .to_pem()
+            .map_err(|e| AgentError::Damaged(format!("cannot encode the new key: {e}")))?;
+        let key_path = self.file(KEY_FILE);
+        doorman_files::write_new_private_file(&key_path, pem.as_bytes()).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                AgentError::AlreadyInitialised(self.path.display().to_string())
+            } else {
+                io("cannot write the device key", &key_path)(e)
+            }
+        })?;
+        let identity = Identity {
+            device_id: device_id.clone(),
+            device_key: public.to_string(),
+            log_key: log_key.trim().to_string(),
+        };
+        let id_path = self.file(IDENTITY_FILE);
+        let json =
+            serde_json::to_vec_pretty(&identity).map_err(|e| AgentError::Damaged(e.to_string()))?;
+        doorman_files::replace_private_file(&id_path, &json)
+            .map_err(io("cannot write the identity", &id_path))?;
+        Ok(Enrolment {
+            device_id,
+            device_key: public.to_string(),
+            short_code: short_code(&public),
+        })
+    }
+
+    fn identity(&self) -> Result<(Identity, SecretKey, NoteVerifier), AgentError> {
+        let key_path = self.file(KEY_FILE);
+        if !key_path.exists() {
+            return Err(AgentError::NotInitialised(self.path.display().to_string()));
+        }
+        let pem = doorman_files::read_private_file(&key_path, "the device key")
+            .map_err(|e| AgentError::Damaged(e.to_string()))?;
+        let key = SecretKey::from_pem(&pem)
+            .map_err(|e| AgentError::Damaged(format!("{}: {e}", key_path.display())))?;
+        let id_path = self.file(IDENTITY_FILE);
+        let bytes = std::fs::read(&id_path).map_err(io("cannot read the identity", &id_path))?;
+        let identity: Identity = serde_json::from_slice(&bytes)
+            .map_err(|e| AgentError::Damaged(format!("{}: {e}", id_path.display())))?;
+        if identity.device_key != key.public().to_string() {
+            return Err(AgentError::Damaged(format!(
+                "{} names key {}, but {} holds {}",
+                id_path.display(),
+                identity.device_key,
+                key_path.display(),
+                key.public()
+            )));
+        }
+        let log = NoteVerifier::parse(&identity.log_key)
+            .map_err(|e| AgentError::Damaged(format!("the provisioned log key: {e}")))?;
+        Ok((identity, key, log))
+    }
+
+    /// The enrolment data again (what `init` printed).
+    pub fn enrolment(&self) -> Result<Enrolment, AgentError> {
+        let (identity, key, _) = self.identity()?;
+        Ok(Enrolment {
+            device_id: identity.device_id,
+            device_key: identity.device_key,
+            short_code: short_code(&key.public()),
+        })
+    }
+
+    /// Verifies `bundle` for this device at `now` and, only if it verifies, keeps it (replacing
+    /// an earlier activation). A refused bundle changes nothing.
+    pub fn activate(&self, bundle: &[u8], now: Timestamp) -> Result<Activation, AgentError> {
+        let (_, key, log) = self.identity()?;
+        let activation = verify_activation(bundle, &key.public(), &log, now)?;
+        let path = self.file(ACTIVATION_FILE);
+        doorman_files::replace_private_file(&path, bundle)
+            .map_err(io("cannot keep the activation", &path))?;
+        Ok(activation)
+    }
+
+    /// The kept activation, verified again at `now`: `Ok(None)` if never activated.
+    pub fn activation(&self, now: Timestamp) -> Result<Option<Activation>, AgentError> {
+        let (_, key, log) = self.identity()?;
+        let path = self.file(ACTIVATION_FILE);
+        let bundle = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("cannot read the activation", &path)(e)),
+        };
+        Ok(Some(verify_activation(&bundle, &key.public(), &log, now)?))
+    }
+}

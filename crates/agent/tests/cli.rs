@@ -1,0 +1,170 @@
+//! `doorman-agent` as an installer and a script use it: first start, enrolment, activation
+//! with a real logged consent, refusals with their codes, and nothing kept from a refused bundle.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use doorman_device::fixture::{World, good_for};
+use doorman_trust::{PublicKey, SecretKey};
+
+fn agent(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_doorman-agent"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+const AT: &str = "2026-12-01T10:00:00Z";
+
+#[test]
+fn first_start_enrols_and_a_logged_consent_activates() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log_key = World::new().log_key().to_string();
+    let init = agent(&state, &["init", "--log-key", &log_key]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let text = stdout(&init);
+    assert!(text.contains("device id:  dev_"), "{text}");
+    assert!(text.contains("device key: ed25519/"), "{text}");
+    let mode = std::fs::metadata(state.join("device.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A second first start never replaces the key.
+    let again = agent(&state, &["init", "--log-key", &log_key]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("[already_initialised]"),
+        "{}",
+        stderr(&again)
+    );
+    // `show` prints the same enrolment; its short code is eight digits.
+    let shown = json(&agent(&state, &["--json", "show"]));
+    let key: PublicKey = shown["device_key"].as_str().unwrap().parse().unwrap();
+    let code = shown["short_code"].as_str().unwrap();
+    assert!(
+        code.len() == 9 && code.chars().filter(char::is_ascii_digit).count() == 8,
+        "{code}"
+    );
+    assert!(text.contains(code));
+
+    let status = agent(&state, &["status", "--at", AT]);
+    assert!(status.status.success());
+    assert!(stdout(&status).contains("inactive"), "{}", stdout(&status));
+
+    // The consent for this device, logged, with its proof.
+    let (_, bundle) = good_for(key);
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, bundle.to_bytes()).unwrap();
+    let on = agent(
+        &state,
+        &["--json", "activate", file.to_str().unwrap(), "--at", AT],
+    );
+    assert!(on.status.success(), "{}", stderr(&on));
+    let a = json(&on);
+    assert_eq!(a["active"], true);
+    assert_eq!(a["door"], "street");
+    assert_eq!(a["property"], "prop_1");
+    assert_eq!(a["pulse_ms"], 2500);
+    let kept = std::fs::read(state.join("activation.json")).unwrap();
+    assert_eq!(kept, bundle.to_bytes());
+
+    // Another device's bundle is refused, and the kept activation stays.
+    let (_, foreign) = good_for(SecretKey::from_seed(&[77; 32]).public());
+    std::fs::write(&file, foreign.to_bytes()).unwrap();
+    let off = agent(
+        &state,
+        &["--json", "activate", file.to_str().unwrap(), "--at", AT],
+    );
+    assert!(!off.status.success());
+    assert_eq!(json(&off)["error"], "not_this_device");
+    assert_eq!(std::fs::read(state.join("activation.json")).unwrap(), kept);
+    let still = agent(&state, &["--json", "status", "--at", AT]);
+    assert_eq!(json(&still)["active"], true);
+    // From stdin, garbage: a clear code.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_doorman-agent"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["activate", "-", "--at", AT])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(b"not json").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("[malformed_bundle]"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Once the consent has expired, the agent says so.
+    let late = agent(&state, &["status", "--at", "2028-01-01T00:00:00Z"]);
+    assert!(!late.status.success());
+    assert!(
+        stderr(&late).contains("[consent_not_valid_now]"),
+        "{}",
+        stderr(&late)
+    );
+}
+
+#[test]
+fn bad_setup_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = agent(&state, &["init", "--log-key", "example.com+1234+AAAA"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("[bad_log_key]"), "{}", stderr(&out));
+    assert!(!state.join("device.key").exists(), "nothing written");
+    let out = agent(&state, &["show"]);
+    assert!(
+        stderr(&out).contains("[not_initialised]"),
+        "{}",
+        stderr(&out)
+    );
+    let log_key = World::new().log_key().to_string();
+    let out = agent(
+        &state,
+        &["init", "--log-key", &log_key, "--device-id", "bad id!"],
+    );
+    assert!(stderr(&out).contains("[bad_device_id]"), "{}", stderr(&out));
+    assert!(!state.join("device.key").exists(), "nothing written");
+    // A key file others can read is refused.
+    assert!(
+        agent(&state, &["init", "--log-key", &log_key])
+            .status
+            .success()
+    );
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            state.join("device.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let out = agent(&state, &["show"]);
+    assert!(stderr(&out).contains("[damaged_state]"), "{}", stderr(&out));
+}
