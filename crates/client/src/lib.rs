@@ -614,6 +614,11 @@ impl Client {
         Err(failure(&self.base, &path, resp))
     }
 
+    /// The device's activation bundle (`doorman-agent activate` verifies it).
+    pub fn activation(&self, id: &str) -> Result<ActivationBundleView> {
+        self.get(&format!("/api/v1/installations/{}/activation", segment(id)))
+    }
+
     pub fn approve(&self, id: &str, req: &ApproveRequest) -> Result<InstallationView> {
         self.send(
             "POST",

@@ -26,10 +26,10 @@ fn activation_bundle_corpus_replays_without_panics() {
         dir.display()
     );
     let mut accepted = 0;
+    let (w, _) = doorman_device::fixture::good();
     for f in &files {
         let data = std::fs::read(f).unwrap();
         doorman_device::fuzzing::activation_bundle(&data);
-        let (w, _) = doorman_device::fixture::good();
         if doorman_device::verify_activation(
             &data,
             &w.device_key,

@@ -53,6 +53,10 @@ pub enum Code {
     InUse,
     /// A store limit (photos per request, revocations per list).
     LimitReached,
+    /// The installation request is not approved (or its consent was revoked).
+    NotApproved,
+    /// The entry is not covered by a checkpoint of the public log yet: retry in a second.
+    NotYetLogged,
     // 413, 415.
     /// The body is over the endpoint's limit (1 MiB for JSON, 10 MB for a photo).
     BodyTooLarge,
@@ -102,7 +106,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in documentation order.
-    pub const ALL: [Code; 42] = [
+    pub const ALL: [Code; 44] = [
         Code::InvalidJson,
         Code::UnknownField,
         Code::BadQuery,
@@ -125,6 +129,8 @@ impl Code {
         Code::InvitationClosed,
         Code::InUse,
         Code::LimitReached,
+        Code::NotApproved,
+        Code::NotYetLogged,
         Code::BodyTooLarge,
         Code::UnsupportedMediaType,
         Code::InvalidField,
@@ -172,6 +178,8 @@ impl Code {
             Code::InvitationClosed => "invitation_closed",
             Code::InUse => "in_use",
             Code::LimitReached => "limit_reached",
+            Code::NotApproved => "not_approved",
+            Code::NotYetLogged => "not_yet_logged",
             Code::BodyTooLarge => "body_too_large",
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::InvalidField => "invalid_field",
@@ -214,7 +222,9 @@ impl Code {
             | Code::SetupDone
             | Code::InvitationClosed
             | Code::InUse
-            | Code::LimitReached => 409,
+            | Code::LimitReached
+            | Code::NotApproved
+            | Code::NotYetLogged => 409,
             Code::BodyTooLarge => 413,
             Code::UnsupportedMediaType => 415,
             Code::InvalidField

@@ -500,6 +500,39 @@ pub struct SignedDocumentRequest {
     pub document: String,
 }
 
+/// A log entry and its inclusion proof, in an activation bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedEntryView {
+    /// The entry's canonical bytes (JSON text).
+    pub entry: String,
+    /// A `c2sp.org/tlog-proof@v1` bundle for it.
+    pub proof: String,
+}
+
+/// `GET /api/v1/installations/{installation}/activation`: the bundle a door device verifies
+/// itself before it serves its door (`doorman-agent activate`). The format is defined by
+/// `doorman_device::ActivationBundle` (docs/agent.md); a test pins the two together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationBundleView {
+    /// `doorman_activation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// 1.
+    pub v: u64,
+    /// The property's `property_registered` entry.
+    pub registration: LoggedEntryView,
+    /// The device's `consent_granted` entry.
+    pub consent: LoggedEntryView,
+    /// The device configuration signed with the property key.
+    pub config: String,
+    /// The property's signed revocation list.
+    pub revocations: String,
+    /// The property's signed service state.
+    pub service: String,
+}
+
 /// A signed device-state document as served to devices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SignedDocumentView {

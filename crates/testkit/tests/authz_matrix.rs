@@ -595,6 +595,14 @@ fn rows(b: &Building, server: &TestServer, ids: &BTreeMap<&'static str, String>)
             union(&[P_ADMIN, I_MEMBERS]),
             none.clone(),
         ),
+        // (The request is not approved yet here: allowed callers get 409 not_approved.)
+        row(
+            "GET",
+            format!("/api/v1/installations/{r}/activation"),
+            None,
+            union(&[P_ADMIN, I_MEMBERS]),
+            none.clone(),
+        ),
         // Authorizations and passes.
         row(
             "GET",

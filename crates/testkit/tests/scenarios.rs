@@ -1310,3 +1310,75 @@ fn authorization_lists_are_paged() {
         );
     }
 }
+
+/// The whole activation path: the agent's first start prints its enrolment, the installer
+/// files it, the manager approves, the server hands out the bundle, and the agent verifies it
+/// itself — against the log key it was provisioned with — before it keeps it. Nothing else gets
+/// one: not before approval, not another organisation, not another device, not after revocation.
+#[test]
+fn an_approved_device_activates_from_the_servers_bundle() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let log_key = server
+        .client()
+        .raw("GET", "/log/key", None, None)
+        .unwrap()
+        .body;
+    let log_key = String::from_utf8(log_key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let agent = doorman_agent::StateDir::new(dir.path().join("agent"));
+    let enrolment = agent.init(log_key.trim(), None).unwrap();
+    let req = b
+        .installer
+        .file_installation(&CreateInstallationRequest {
+            property: b.property.id.clone(),
+            door: "street".to_string(),
+            device_id: enrolment.device_id.clone(),
+            device_key: enrolment.device_key.clone(),
+            notes: String::new(),
+            installer: None,
+        })
+        .unwrap();
+    assert_eq!(code(b.installer.activation(&req.id)), "not_approved");
+    let approved = b
+        .manager
+        .approve(&req.id, &ApproveRequest::default())
+        .unwrap();
+    let index = approved.consent.unwrap().log_index.unwrap();
+    server.wait_for_log(index + 1);
+    // Another installer may not even know the request exists.
+    let (stranger, _) = server.sign_up("installer", "Other Installs", "x@other-installs.example");
+    assert_eq!(code(stranger.activation(&req.id)), "not_found");
+
+    let bundle = b.installer.activation(&req.id).unwrap();
+    let bytes = serde_json::to_vec(&bundle).unwrap();
+    let now = server.clock.now();
+    let a = agent.activate(&bytes, now).unwrap();
+    assert_eq!(a.property.as_str(), b.property.id);
+    assert_eq!(a.door.as_str(), "street");
+    assert_eq!(a.consent_index, index);
+    assert_eq!(a.config.pulse_ms, 3000);
+    assert!(agent.activation(now).unwrap().is_some());
+    // The manager gets the same kind of bundle; another device refuses it.
+    let again = serde_json::to_vec(&b.manager.activation(&req.id).unwrap()).unwrap();
+    let other = doorman_agent::StateDir::new(dir.path().join("other"));
+    other.init(log_key.trim(), None).unwrap();
+    assert_eq!(
+        other.activate(&again, now).unwrap_err().code(),
+        "not_this_device"
+    );
+
+    // Revoked: no more bundles, and the agent, given the new revocation list, refuses the old.
+    b.manager.revoke_consent(&req.id, "device_removed").unwrap();
+    assert_eq!(code(b.installer.activation(&req.id)), "not_approved");
+    let revocations = b.owner.signed_revocations(&b.property.id).unwrap();
+    let mut stale: doorman_proto::ActivationBundleView = bundle;
+    stale.revocations = revocations.document;
+    assert_eq!(
+        agent
+            .activate(&serde_json::to_vec(&stale).unwrap(), now)
+            .unwrap_err()
+            .code(),
+        "consent_revoked"
+    );
+}

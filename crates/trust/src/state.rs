@@ -34,7 +34,8 @@
 //! ```
 //!
 //! A device configuration names the one device (`device_key`) and door it is for, so it can't
-//! be replayed to another device; the times are whole seconds.
+//! be replayed to another device; the times are whole seconds. Its `seq` only has to grow with
+//! every new configuration of the device (the server uses the issue time in Unix seconds).
 //!
 //! `seq` starts at 1 and grows by one with every change, per property and type: a device keeps
 //! the highest `seq` it has accepted and refuses anything lower, so an old list can't be

@@ -87,6 +87,14 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A failure of the public log's store: logged, answered as `internal`.
+    pub fn log(e: doorman_store::StoreError, what: &str) -> ApiError {
+        tracing_error(&format!("{what}: {e}"));
+        ApiError::internal()
+    }
+}
+
 /// Logs a server-side failure with the request id.
 pub(crate) fn tracing_error(what: &str) {
     eprintln!(

@@ -12,7 +12,8 @@ use doorman_core::{
 use doorman_entries::{Custody, PublicEntry, consent_granted_entry};
 use doorman_proto::codes::Code;
 use doorman_proto::{
-    ApproveRequest, CreateInstallationRequest, EvidenceView, InstallationView, List, ReasonRequest,
+    ActivationBundleView, ApproveRequest, CreateInstallationRequest, EvidenceView,
+    InstallationView, List, LoggedEntryView, ReasonRequest,
 };
 use doorman_store::control::{
     Consent, Decision, Evidence, Installation, InstallationFilter, InstallationStatus, LogTarget,
@@ -562,6 +563,125 @@ pub(crate) async fn revoke(
         }
         state_docs::issue(api, &prop.id, false);
         view(api, &done).map(Json)
+    })
+    .await
+}
+
+/// The public log entry at `index` with its proof under checkpoint `cp`.
+fn logged_entry(
+    api: &Api,
+    index: u64,
+    cp: &doorman_store::StoredCheckpoint,
+) -> Result<LoggedEntryView, ApiError> {
+    let entry = api
+        .log
+        .entries(index, index.saturating_add(1))
+        .map_err(|e| ApiError::log(e, "public log entry"))?
+        .into_iter()
+        .next()
+        .ok_or_else(ApiError::internal)?;
+    let hashes = api
+        .log
+        .inclusion_proof(index, cp.size)
+        .map_err(|e| ApiError::log(e, "inclusion proof"))?;
+    let proof = doorman_tlog::TlogProof::new(index, hashes, cp.note.clone(), None)
+        .map_err(|_| ApiError::internal())?;
+    Ok(LoggedEntryView {
+        entry: String::from_utf8(entry).map_err(|_| ApiError::internal())?,
+        proof: String::from_utf8(proof.to_bytes()).map_err(|_| ApiError::internal())?,
+    })
+}
+
+/// The device's activation bundle: the property's registration and the device's consent, each
+/// with its inclusion proof in the public log, and the device configuration, revocation list
+/// and service state signed with the property key. The agent verifies all of it itself
+/// (docs/agent.md), so whoever carries the bundle to the box needs no trust. For the installer
+/// who filed the request and the property's owners and managers, once the request is approved
+/// and its `consent_granted` entry is in a checkpoint (`not_yet_logged` until then: retry).
+/// Self-custody properties: not yet (the device configuration would have to be signed offline).
+#[utoipa::path(get, path = "/api/v1/installations/{installation}/activation", tag = "installations", params(("installation" = String, Path)),
+    responses((status = 200, body = ActivationBundleView), (status = "4XX", body = doorman_proto::Problem)), security(("bearer" = [])))]
+pub(crate) async fn activation(
+    State(api): State<Shared>,
+    creds: Credentials,
+    p: Params,
+) -> Result<Json<ActivationBundleView>, ApiError> {
+    run(api, move |api| {
+        let who = api.authenticate(&creds)?;
+        let (i, prop) = installation_for(api, &who, p.get(0), Action::ReadInstallation)?;
+        let consent = match (&i.status, &i.consent) {
+            (InstallationStatus::Approved, Some(c)) => c,
+            _ => {
+                return Err(ApiError::new(
+                    Code::NotApproved,
+                    format!("the request is {}: only an approved request's device can be activated", i.status.as_str()),
+                ));
+            }
+        };
+        if prop.custody != Custody::Custodial {
+            return Err(ApiError::new(
+                Code::SignatureRequired,
+                "self-custody properties cannot hand out activation bundles yet: the device configuration must be signed with the owner's key, which the server does not hold",
+            ));
+        }
+        let registered = prop.registered_outbox.ok_or_else(|| {
+            ApiError::new(Code::PropertyNotVerified, "the property is not verified")
+        })?;
+        let indexes = api
+            .store
+            .log_indexes(&[registered, consent.outbox])
+            .map_err(|e| ApiError::store(e, "log indexes", Code::Internal))?;
+        let (Some(Some(reg_index)), Some(Some(consent_index))) =
+            (indexes.first().copied(), indexes.get(1).copied())
+        else {
+            return Err(ApiError::new(Code::NotYetLogged, "the consent is not in the public log yet: retry in a second"));
+        };
+        let cp = api
+            .log
+            .latest_checkpoint()
+            .map_err(|e| ApiError::log(e, "checkpoint"))?
+            .filter(|cp| cp.size > consent_index.max(reg_index))
+            .ok_or_else(|| {
+                ApiError::new(Code::NotYetLogged, "the consent is not in a checkpoint of the public log yet: retry in a second")
+            })?;
+        // Make sure the signed state exists (it is issued on change; a property that never
+        // changed may have none yet).
+        state_docs::issue(api, &prop.id, false);
+        let doc = |kind| -> Result<String, ApiError> {
+            let d = api
+                .store
+                .document(&prop.id, kind)
+                .map_err(|e| ApiError::store(e, "document", Code::Internal))?
+                .ok_or_else(|| ApiError::new(Code::NotYetLogged, "the property's signed state is not issued yet: retry in a second"))?;
+            String::from_utf8(d.document).map_err(|_| ApiError::internal())
+        };
+        let secret = property_secret(api, &prop)?;
+        let now = whole_seconds(api.now());
+        let policy = doorman_trust::DoorPolicy::default();
+        let secs = |d: SignedDuration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+        let config = doorman_trust::DeviceConfig {
+            property: prop.id.clone(),
+            // Grows with the issue time: a device keeps the highest it has seen.
+            seq: u64::try_from(now.as_second()).unwrap_or(1).max(1),
+            issued_at: now,
+            door: i.door.clone(),
+            device_key: key(&i.device_key, "device key")?,
+            pulse_ms: policy.pulse_ms,
+            revocation_max_age_s: secs(policy.revocation_max_age),
+            clock_skew_tolerance_s: secs(policy.clock_skew_tolerance),
+            challenge_ttl_s: secs(policy.challenge_ttl),
+        }
+        .sign(&secret)
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+        Ok(Json(ActivationBundleView {
+            kind: "doorman_activation".to_string(),
+            v: 1,
+            registration: logged_entry(api, reg_index, &cp)?,
+            consent: logged_entry(api, consent_index, &cp)?,
+            config: String::from_utf8(config).map_err(|_| ApiError::internal())?,
+            revocations: doc(doorman_store::control::DocumentKind::RevocationList)?,
+            service: doc(doorman_store::control::DocumentKind::ServiceState)?,
+        }))
     })
     .await
 }

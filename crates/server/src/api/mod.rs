@@ -349,6 +349,10 @@ pub fn api_router(api: Arc<Api>) -> Router {
             "/api/v1/installations/{installation}/revoke",
             post(installations::revoke),
         )
+        .route(
+            "/api/v1/installations/{installation}/activation",
+            get(installations::activation),
+        )
         // Authorizations and passes.
         .route("/api/v1/authorizations", get(authorizations::list))
         .route(

@@ -49,6 +49,7 @@ impl Modify for Bearer {
         super::installations::list,
         super::installations::file,
         super::installations::show,
+        super::installations::activation,
         super::installations::upload_evidence,
         super::installations::evidence,
         super::installations::approve,
