@@ -318,6 +318,11 @@ impl Journal {
         Ok(seq)
     }
 
+    /// The sequence number the next append gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Up to `max` records waiting for acknowledgement, oldest first.
     pub fn pending(&self, max: usize) -> Vec<(u64, Vec<u8>)> {
         self.pending.iter().take(max).cloned().collect()

@@ -25,6 +25,7 @@
 //! | `agent.json` | `{"device_id": …, "device_key": …, "log_key": …}`: identity and the provisioned log key |
 //! | `activation.json` | the accepted activation bundle, as received (mode 0600, replaced atomically) |
 
+pub mod door;
 pub mod journal;
 
 use std::path::{Path, PathBuf};

@@ -40,6 +40,10 @@ pub struct World {
     pub device: SecretKey,
     /// The key the consent and configuration name (the device's, unless a test swaps it).
     pub device_key: PublicKey,
+    /// The property the consent and documents are for (`prop_1`).
+    pub property: PropertyId,
+    /// When the signed documents were issued (2026-12-01T09:00:00Z).
+    pub issued_at: Timestamp,
     pub tree: MemoryTree,
     pub entries: Vec<Vec<u8>>,
 }
@@ -53,6 +57,8 @@ impl World {
             property_key: SecretKey::from_seed(&[2; 32]),
             device: SecretKey::from_seed(&[3; 32]),
             device_key: SecretKey::from_seed(&[3; 32]).public(),
+            property: PropertyId::new("prop_1").unwrap(),
+            issued_at: t("2026-12-01T09:00:00Z"),
             tree: MemoryTree::new(),
             entries: Vec::new(),
         }
@@ -107,7 +113,7 @@ impl World {
     /// A consent for `device` at door `street` of `prop_1`, valid until `not_after`.
     pub fn consent_token(&self, device: &PublicKey, not_after: &str) -> Vec<u8> {
         let spec = ConsentSpec {
-            property: PropertyId::new("prop_1").unwrap(),
+            property: self.property.clone(),
             door: DoorId::new("street").unwrap(),
             device: *device,
             installer: InstallerId::new("org_installer").unwrap(),
@@ -137,9 +143,9 @@ impl World {
     /// The device configuration of the fixture's device.
     pub fn config(&self) -> DeviceConfig {
         DeviceConfig {
-            property: PropertyId::new("prop_1").unwrap(),
+            property: self.property.clone(),
             seq: 1,
-            issued_at: t("2026-12-01T09:00:00Z"),
+            issued_at: self.issued_at,
             door: DoorId::new("street").unwrap(),
             device_key: self.device_key,
             pulse_ms: 2500,
@@ -152,9 +158,9 @@ impl World {
     /// A signed revocation list of `prop_1`.
     pub fn revocations(&self, revoked: BTreeSet<Vec<u8>>) -> String {
         let doc = RevocationList {
-            property: PropertyId::new("prop_1").unwrap(),
+            property: self.property.clone(),
             seq: 1,
-            issued_at: t("2026-12-01T09:00:00Z"),
+            issued_at: self.issued_at,
             revoked,
         }
         .sign(&self.property_key)
@@ -165,9 +171,9 @@ impl World {
     /// A signed service state of `prop_1`, everything on.
     pub fn service(&self) -> String {
         let doc = ServiceState {
-            property: PropertyId::new("prop_1").unwrap(),
+            property: self.property.clone(),
             seq: 1,
-            issued_at: t("2026-12-01T09:00:00Z"),
+            issued_at: self.issued_at,
             switch: ServiceSwitch::default(),
         }
         .sign(&self.property_key)
@@ -202,9 +208,15 @@ pub fn good() -> (World, ActivationBundle) {
 pub fn good_for(device_key: PublicKey) -> (World, ActivationBundle) {
     let mut w = World::new();
     w.device_key = device_key;
+    good_in(w)
+}
+
+/// A good bundle in a prepared world (another property key, property, device or issue time).
+pub fn good_in(mut w: World) -> (World, ActivationBundle) {
     let other = SecretKey::from_seed(&[9; 32]).public();
     w.append(&w.registration("prop_0", &other));
-    let reg = w.append(&w.registration("prop_1", &w.property_key.public()));
+    let property = w.property.to_string();
+    let reg = w.append(&w.registration(&property, &w.property_key.public()));
     let token = w.consent_token(&w.device_key, "2027-11-01T00:00:00Z");
     let consent = w.append(&w.consent_entry(&token));
     w.append(&w.registration("prop_2", &other));

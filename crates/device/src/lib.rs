@@ -7,10 +7,13 @@
 //!   the device configuration, revocation list and service state signed with the property key —
 //!   and [`verify_activation`], which says whether this device may start serving its door.
 //!
-//! The message formats between server and devices over MQTT (unlock requests, signed
-//! decisions and access events, state pushes, heartbeats) will live here too.
+//! - [`event`]: the access event a device signs for every decision.
+//!
+//! The message formats between server and devices over MQTT (unlock requests, state pushes,
+//! heartbeats) will live here too.
 
 pub mod activation;
+pub mod event;
 pub mod fixture;
 pub mod fuzzing;
 
@@ -18,3 +21,4 @@ pub use activation::{
     ACTIVATION_TYPE, ACTIVATION_VERSION, Activation, ActivationBundle, ActivationError,
     LoggedEntry, MAX_BUNDLE_BYTES, verify_activation,
 };
+pub use event::{AccessEvent, EVENT_VERSION};

@@ -234,6 +234,27 @@ fn check_seq(seq: u64) -> Result<(), StateError> {
     Ok(())
 }
 
+/// Signs `payload` under `domain` with `key`: the signed-document envelope every document type
+/// here uses (and the device's access events, in `doorman-device`). The domain must end with a
+/// newline and name the document type and version, e.g. `doorman/access-event/v1\n`.
+pub fn sign_document(
+    key: &SecretKey,
+    domain: &[u8],
+    payload: &[u8],
+) -> Result<Vec<u8>, StateError> {
+    sign_payload(key, domain, payload)
+}
+
+/// Checks a signed-document envelope's size, shape and signature under `key` and `domain`;
+/// returns the payload bytes.
+pub fn open_document(
+    document: &[u8],
+    key: &PublicKey,
+    domain: &[u8],
+) -> Result<Vec<u8>, StateError> {
+    open_envelope(document, key, domain)
+}
+
 fn sign_payload(key: &SecretKey, domain: &[u8], payload: &[u8]) -> Result<Vec<u8>, StateError> {
     let mut message = domain.to_vec();
     message.extend_from_slice(payload);
