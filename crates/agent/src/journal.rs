@@ -225,6 +225,26 @@ pub fn decode_records(bytes: &[u8]) -> Result<Decoded, JournalError> {
     })
 }
 
+/// Reads the records of the journal in `dir` that the server has not acknowledged, without
+/// changing anything (safe beside a running agent: a torn tail is only ignored).
+pub fn read_pending(dir: &Path) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
+    let path = dir.join(JOURNAL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let acked = match std::fs::read_to_string(dir.join(ACK_FILE)) {
+        Ok(t) => t.trim().parse::<u64>().unwrap_or(0),
+        Err(_) => 0,
+    };
+    Ok(decode_records(&bytes)?
+        .records
+        .into_iter()
+        .filter(|(seq, _)| *seq > acked)
+        .collect())
+}
+
 /// The journal: records on disk, the pending ones (not yet acknowledged) also in memory.
 #[derive(Debug)]
 pub struct Journal {

@@ -27,6 +27,7 @@
 
 pub mod door;
 pub mod journal;
+pub mod local;
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,8 @@ pub enum AgentError {
     },
     #[error("activation refused: {0}")]
     Activation(#[from] ActivationError),
+    #[error("the door did not open")]
+    Refused,
 }
 
 impl AgentError {
@@ -80,6 +83,7 @@ impl AgentError {
             AgentError::Damaged(_) => "damaged_state",
             AgentError::Io { .. } => "io",
             AgentError::Activation(e) => e.code(),
+            AgentError::Refused => "refused",
         }
     }
 }
@@ -224,6 +228,18 @@ impl StateDir {
         let log = NoteVerifier::parse(&identity.log_key)
             .map_err(|e| AgentError::Damaged(format!("the provisioned log key: {e}")))?;
         Ok((identity, key, log))
+    }
+
+    /// The device's key pair (secret, public).
+    pub fn keys(&self) -> Result<(SecretKey, PublicKey), AgentError> {
+        let (_, key, _) = self.identity()?;
+        let public = key.public();
+        Ok((key, public))
+    }
+
+    /// The device's secret key.
+    pub fn device_key(&self) -> Result<SecretKey, AgentError> {
+        Ok(self.keys()?.0)
     }
 
     /// The enrolment data again (what `init` printed).

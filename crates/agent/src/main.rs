@@ -8,8 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use std::os::unix::net::{UnixListener, UnixStream};
+
+use doorman_agent::door::{Door, Relay};
+use doorman_agent::journal::{Journal, JournalLimits};
 use doorman_agent::{AgentError, StateDir};
-use doorman_device::{Activation, MAX_BUNDLE_BYTES};
+use doorman_device::{AccessEvent, Activation, MAX_BUNDLE_BYTES};
 use jiff::Timestamp;
 
 #[derive(Parser)]
@@ -56,6 +60,40 @@ enum Command {
         #[arg(long)]
         at: Option<Timestamp>,
     },
+    /// Serve the door: decide presentations on the local socket, journal each decision, pulse
+    /// the relay on allow.
+    Run {
+        /// The presentation socket (default: door.sock in the state dir).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// `simulated` (pulses are written to relay-sim.log in the state dir) or `command`.
+        #[arg(long, default_value = "simulated")]
+        relay: String,
+        /// With `--relay command`: the program to run as `PROGRAM <pulse ms>`; a non-zero exit is
+        /// a relay fault.
+        #[arg(long)]
+        relay_command: Option<PathBuf>,
+        /// Decide as if the clock always read this time (tests and demos only).
+        #[arg(long, hide = true)]
+        fixed_time: Option<Timestamp>,
+    },
+    /// Present a pass at the door over its local socket, answering its challenge with the
+    /// driver's key (what a driver's handset does over BLE or NFC). Exit 0 if the door opened.
+    Present {
+        /// The pass (a file with its base64url text, or - for stdin).
+        #[arg(long)]
+        pass: PathBuf,
+        /// The driver's private key file.
+        #[arg(long)]
+        driver_key: PathBuf,
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Sign as if the handset's clock read this time (tests only).
+        #[arg(long, hide = true)]
+        fixed_time: Option<Timestamp>,
+    },
+    /// The decisions in the journal not yet acknowledged by the server, oldest first.
+    Log,
 }
 
 /// The one place this binary reads the clock.
@@ -109,6 +147,149 @@ fn print_activation(json: bool, verb: &str, a: &Activation) {
     }
 }
 
+/// Writes each pulse to a file: the simulated relay of `run`.
+struct FileRelay(PathBuf);
+
+impl Relay for FileRelay {
+    fn pulse(&mut self, ms: u32) -> Result<(), String> {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.0)
+            .and_then(|mut f| writeln!(f, "pulse {ms}"))
+            .map_err(|e| format!("{}: {e}", self.0.display()))?;
+        eprintln!("doorman-agent: relay pulse {ms} ms (simulated)");
+        Ok(())
+    }
+}
+
+/// Runs `PROGRAM <ms>` for each pulse.
+struct CommandRelay(PathBuf);
+
+impl Relay for CommandRelay {
+    fn pulse(&mut self, ms: u32) -> Result<(), String> {
+        let status = std::process::Command::new(&self.0)
+            .arg(ms.to_string())
+            .status()
+            .map_err(|e| format!("{}: {e}", self.0.display()))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{} exited with {status}", self.0.display()))
+        }
+    }
+}
+
+fn io_error(what: &'static str, path: &std::path::Path, e: impl std::fmt::Display) -> AgentError {
+    AgentError::Io {
+        what,
+        path: path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn serve(
+    dir: &StateDir,
+    socket: Option<&PathBuf>,
+    relay: &str,
+    relay_command: Option<&PathBuf>,
+    fixed_time: Option<Timestamp>,
+) -> Result<(), AgentError> {
+    let clock = move || fixed_time.unwrap_or_else(now);
+    let activation = dir.activation(clock())?.ok_or_else(|| {
+        AgentError::NotInitialised(format!(
+            "{} (not activated: run `doorman-agent activate` first)",
+            dir.path().display()
+        ))
+    })?;
+    let mut relay: Box<dyn Relay> = match (relay, relay_command) {
+        ("simulated", None) => Box::new(FileRelay(dir.path().join("relay-sim.log"))),
+        ("command", Some(p)) => Box::new(CommandRelay(p.clone())),
+        _ => {
+            return Err(io_error(
+                "the relay is not one of: simulated, or command with --relay-command",
+                dir.path(),
+                relay,
+            ));
+        }
+    };
+    let mut journal = Journal::open(dir.path(), JournalLimits::default())
+        .map_err(|e| io_error("the journal", dir.path(), format!("{e} [{}]", e.code())))?;
+    let mut door = Door::new(&activation, dir.device_key()?);
+    let socket = socket
+        .cloned()
+        .unwrap_or_else(|| dir.path().join("door.sock"));
+    // A socket file left by a stopped agent: nobody listens on it.
+    if UnixStream::connect(&socket).is_err() {
+        let _ = std::fs::remove_file(&socket);
+    }
+    let listener =
+        UnixListener::bind(&socket).map_err(|e| io_error("cannot listen on", &socket, e))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660));
+    }
+    eprintln!(
+        "doorman-agent: serving door {} of property {} on {} ({} decisions waiting for the server)",
+        activation.door,
+        activation.property,
+        socket.display(),
+        journal.pending_len()
+    );
+    let mut rng = rand::rngs::OsRng;
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let mut fresh = || {
+            use rand::RngCore as _;
+            let mut n = [0u8; 32];
+            rng.fill_bytes(&mut n);
+            n
+        };
+        if let Err(e) = doorman_agent::local::serve_connection(
+            stream,
+            &mut door,
+            &mut journal,
+            relay.as_mut(),
+            &clock,
+            &mut fresh,
+            &mut |line| eprintln!("doorman-agent: {line}"),
+        ) {
+            eprintln!("doorman-agent: a presenter's connection failed: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn present(
+    pass: &PathBuf,
+    driver_key: &std::path::Path,
+    socket: &std::path::Path,
+    fixed_time: Option<Timestamp>,
+) -> anyhow::Result<String> {
+    let text = String::from_utf8(read_bundle(pass)?)?.trim().to_string();
+    let pem = doorman_files::read_private_file(driver_key, "the driver key")?;
+    let driver = doorman_trust::SecretKey::from_pem(&pem)?;
+    let bytes = doorman_trust::token::decode(&text)?;
+    let answer = doorman_agent::local::present_over(socket, &text, |c| {
+        c.prove(&driver, &bytes, fixed_time.unwrap_or_else(now))
+            .map_err(|e| e.to_string())
+    })
+    .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(answer
+        .get("result")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("deny")
+        .to_string())
+}
+
+/// A string member of a JSON object, or "".
+fn text<'a>(v: &'a serde_json::Value, member: &str) -> &'a str {
+    v.get(member)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+}
+
 fn run(cli: &Cli) -> Result<(), AgentError> {
     let dir = StateDir::new(&cli.state_dir);
     match &cli.command {
@@ -140,6 +321,67 @@ fn run(cli: &Cli) -> Result<(), AgentError> {
             })?;
             let a = dir.activate(&bytes, at.unwrap_or_else(now))?;
             print_activation(cli.json, "active", &a);
+        }
+        Command::Run {
+            socket,
+            relay,
+            relay_command,
+            fixed_time,
+        } => serve(
+            &dir,
+            socket.as_ref(),
+            relay,
+            relay_command.as_ref(),
+            *fixed_time,
+        )?,
+        Command::Present {
+            pass,
+            driver_key,
+            socket,
+            fixed_time,
+        } => {
+            let socket = socket
+                .clone()
+                .unwrap_or_else(|| dir.path().join("door.sock"));
+            let result = present(pass, driver_key, &socket, *fixed_time)
+                .map_err(|e| io_error("cannot present at", &socket, e))?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "result": result }));
+            } else {
+                println!("{result}");
+            }
+            if result != "allow" {
+                return Err(AgentError::Refused);
+            }
+        }
+        Command::Log => {
+            let (_, key) = dir.keys()?;
+            let records = doorman_agent::journal::read_pending(dir.path())
+                .map_err(|e| io_error("the journal", dir.path(), format!("{e} [{}]", e.code())))?;
+            for (seq, signed) in records {
+                let line = match AccessEvent::verify(&signed, &key) {
+                    Ok(e) => serde_json::json!({
+                        "seq": seq,
+                        "at": e.at.to_string(),
+                        "result": if e.is_allow() { "allow" } else { "deny" },
+                        "reason": e.reason.map(|r| r.code()),
+                        "carrier": e.carrier,
+                        "unit": e.unit,
+                        "delivery": e.delivery,
+                    }),
+                    Err(err) => serde_json::json!({"seq": seq, "error": err.code()}),
+                };
+                if cli.json {
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{seq:>6}  {}  {:<5}  {}",
+                        text(&line, "at"),
+                        text(&line, "result"),
+                        text(&line, "reason")
+                    );
+                }
+            }
         }
         Command::Status { at } => match dir.activation(at.unwrap_or_else(now))? {
             Some(a) => print_activation(cli.json, "active", &a),

@@ -168,3 +168,122 @@ fn bad_setup_is_refused_clearly() {
     let out = agent(&state, &["show"]);
     assert!(stderr(&out).contains("[damaged_state]"), "{}", stderr(&out));
 }
+
+/// `doorman-agent run` serves the door on its socket; `present` is the driver's handset: a
+/// real pass and the driver's key open it once; a replay and a copied pass stay shut; every
+/// decision is in `log`, with its exact reason, while the presenter only learns allow or deny.
+#[test]
+fn run_and_present_open_the_door_once() {
+    use doorman_trust::fixture::Fixture;
+    let f = Fixture::new().unwrap();
+    let at = f.now.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log_key = World::new().log_key().to_string();
+    assert!(
+        agent(&state, &["init", "--log-key", &log_key])
+            .status
+            .success()
+    );
+    let shown = json(&agent(&state, &["--json", "show"]));
+    let key: PublicKey = shown["device_key"].as_str().unwrap().parse().unwrap();
+    let mut w = World::new();
+    w.property_key = f.property_key.clone();
+    w.property = doorman_core::PropertyId::new(f.property.as_str()).unwrap();
+    w.device_key = key;
+    w.issued_at = f.now - jiff::SignedDuration::from_hours(1);
+    let (_, bundle) = doorman_device::fixture::good_in(w);
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, bundle.to_bytes()).unwrap();
+    let on = agent(&state, &["activate", file.to_str().unwrap(), "--at", &at]);
+    assert!(on.status.success(), "{}", stderr(&on));
+
+    let pass = dir.path().join("pass.txt");
+    std::fs::write(&pass, &f.pass).unwrap();
+    let driver = dir.path().join("driver.key");
+    doorman_files::write_new_private_file(&driver, f.driver_key.to_pem().unwrap().as_bytes())
+        .unwrap();
+    let thief = dir.path().join("thief.key");
+    doorman_files::write_new_private_file(
+        &thief,
+        SecretKey::from_seed(&[66; 32]).to_pem().unwrap().as_bytes(),
+    )
+    .unwrap();
+
+    let mut run = Command::new(env!("CARGO_BIN_EXE_doorman-agent"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["run", "--fixed-time", &at])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = state.join("door.sock");
+    for _ in 0..200 {
+        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let present = |key: &Path| {
+        agent(
+            &state,
+            &[
+                "present",
+                "--pass",
+                pass.to_str().unwrap(),
+                "--driver-key",
+                key.to_str().unwrap(),
+                "--fixed-time",
+                &at,
+            ],
+        )
+    };
+    let first = present(&driver);
+    assert!(
+        first.status.success(),
+        "{} {}",
+        stdout(&first),
+        stderr(&first)
+    );
+    assert_eq!(stdout(&first).trim(), "allow");
+    assert_eq!(
+        std::fs::read_to_string(state.join("relay-sim.log")).unwrap(),
+        "pulse 2500\n"
+    );
+    let second = present(&driver);
+    assert!(!second.status.success());
+    assert_eq!(stdout(&second).trim(), "deny");
+    let copied = present(&thief);
+    assert_eq!(stdout(&copied).trim(), "deny");
+    // Unreadable input on the socket: an error line, nothing else disturbed.
+    {
+        use std::io::{BufRead as _, Write as _};
+        let mut s = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        s.write_all(b"hello\n").unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(s).read_line(&mut line).unwrap();
+        assert!(line.contains("\"bad_request\""), "{line}");
+    }
+    let log = agent(&state, &["--json", "log"]);
+    let lines: Vec<serde_json::Value> = stdout(&log)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reasons: Vec<_> = lines.iter().map(|l| l["reason"].clone()).collect();
+    assert_eq!(
+        reasons,
+        [
+            serde_json::Value::Null,
+            "replayed".into(),
+            "no_proof_of_possession".into()
+        ]
+    );
+    assert_eq!(lines[0]["unit"], "4B");
+    assert_eq!(
+        std::fs::read_to_string(state.join("relay-sim.log")).unwrap(),
+        "pulse 2500\n",
+        "opened once"
+    );
+    run.kill().unwrap();
+    run.wait().unwrap();
+}
