@@ -26,6 +26,7 @@
 //! | `activation.json` | the accepted activation bundle, as received (mode 0600, replaced atomically) |
 
 pub mod door;
+pub mod fuzzing;
 pub mod journal;
 pub mod local;
 
