@@ -9,7 +9,9 @@
 //!   power cut right after the pulse.
 //! - **Nothing acknowledged is lost, nothing unacknowledged is dropped.** Records are trimmed
 //!   only up to the sequence number the server acknowledged ([`Journal::ack`]), and trimming
-//!   rewrites the remainder to a temporary file that replaces the journal atomically.
+//!   copies the remainder to a temporary file that replaces the journal atomically.
+//! - **Small memory.** Only an index of the pending records is kept in memory (about 24 bytes
+//!   each); their bytes are read back from the file, and checked again, when uploaded.
 //! - **A torn tail is not corruption.** A crash in the middle of an append leaves a partial last
 //!   record (a short header, a whole header with a short payload, or a zero-filled extension);
 //!   it was never synced, so its decision never pulsed the relay: it is cut off at open. The
@@ -245,24 +247,39 @@ pub fn read_pending(dir: &Path) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
         .collect())
 }
 
-/// The journal: records on disk, the pending ones (not yet acknowledged) also in memory.
+/// A pending record: where it is in the file. Payloads stay on disk (a backlog of 100,000
+/// decisions would otherwise hold some 80 MB of memory on a small box).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    seq: u64,
+    /// Offset of the record's header in the file.
+    offset: u64,
+    /// The whole record's size (header and payload).
+    size: u64,
+}
+
+/// The journal: records on disk, an index of the pending ones (not yet acknowledged) in memory.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     ack_path: PathBuf,
     file: File,
     limits: JournalLimits,
-    /// Records after the acknowledged sequence number, oldest first.
-    pending: std::collections::VecDeque<(u64, Vec<u8>)>,
+    /// Records after the acknowledged sequence number, oldest first; they are the file's tail.
+    pending: std::collections::VecDeque<Slot>,
+    /// The file's length: where the next record goes.
+    len: u64,
     next_seq: u64,
     acked: u64,
-    /// Bytes at the start of the file that hold acknowledged records.
-    acked_bytes: u64,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError {
     let path = path.display().to_string();
     move |source| JournalError::Io { path, source }
+}
+
+fn record_size(payload_len: usize) -> u64 {
+    u64::try_from(HEADER.saturating_add(payload_len)).unwrap_or(u64::MAX)
 }
 
 impl Journal {
@@ -279,9 +296,11 @@ impl Journal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io_err(&path))?;
         let decoded = decode_records(&bytes)?;
-        if decoded.valid_len < bytes.len() {
+        drop(bytes);
+        let len = u64::try_from(decoded.valid_len).unwrap_or(u64::MAX);
+        if file.metadata().map_err(io_err(&path))?.len() > len {
             // The torn tail of an append that never returned: never pulsed, never reported.
-            file.set_len(u64::try_from(decoded.valid_len).unwrap_or(u64::MAX))
+            file.set_len(len)
                 .and_then(|()| file.sync_all())
                 .map_err(io_err(&path))?;
         }
@@ -297,16 +316,15 @@ impl Journal {
             Err(e) => return Err(io_err(&ack_path)(e)),
         };
         let mut pending = std::collections::VecDeque::new();
-        let mut acked_bytes = 0u64;
         let mut next_seq = acked.saturating_add(1);
+        let mut offset = 0u64;
         for (seq, payload) in decoded.records {
             next_seq = seq.saturating_add(1);
-            if seq <= acked {
-                let size = HEADER.saturating_add(payload.len());
-                acked_bytes = acked_bytes.saturating_add(u64::try_from(size).unwrap_or(u64::MAX));
-            } else {
-                pending.push_back((seq, payload));
+            let size = record_size(payload.len());
+            if seq > acked {
+                pending.push_back(Slot { seq, offset, size });
             }
+            offset = offset.saturating_add(size);
         }
         Ok(Journal {
             path,
@@ -314,9 +332,9 @@ impl Journal {
             file,
             limits,
             pending,
+            len,
             next_seq: next_seq.max(acked.saturating_add(1)),
             acked,
-            acked_bytes,
         })
     }
 
@@ -329,12 +347,24 @@ impl Journal {
         let seq = self.next_seq;
         let bytes = encode_record(seq, payload)?;
         let path = self.path.clone();
-        self.file
+        if let Err(e) = self
+            .file
             .write_all(&bytes)
             .and_then(|()| self.file.sync_data())
-            .map_err(io_err(&path))?;
+        {
+            // Whatever part of the record reached the file is a torn tail now: cut it off, so
+            // the next record starts where the index says (and a reopen would cut it anyway).
+            let _ = self.file.set_len(self.len);
+            return Err(io_err(&path)(e));
+        }
+        let size = record_size(payload.len());
+        self.pending.push_back(Slot {
+            seq,
+            offset: self.len,
+            size,
+        });
+        self.len = self.len.saturating_add(size);
         self.next_seq = seq.saturating_add(1);
-        self.pending.push_back((seq, payload.to_vec()));
         Ok(seq)
     }
 
@@ -343,9 +373,30 @@ impl Journal {
         self.next_seq
     }
 
-    /// Up to `max` records waiting for acknowledgement, oldest first.
-    pub fn pending(&self, max: usize) -> Vec<(u64, Vec<u8>)> {
-        self.pending.iter().take(max).cloned().collect()
+    /// Up to `max` records waiting for acknowledgement, oldest first, read back from the file
+    /// and checked again.
+    pub fn pending(&self, max: usize) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
+        use std::os::unix::fs::FileExt as _;
+        let mut out = Vec::new();
+        for slot in self.pending.iter().take(max) {
+            let mut buf = vec![0u8; usize::try_from(slot.size).unwrap_or(0)];
+            self.file
+                .read_exact_at(&mut buf, slot.offset)
+                .map_err(io_err(&self.path))?;
+            let mut records = decode_records(&buf)?.records.into_iter();
+            match records.next() {
+                Some((seq, payload)) if seq == slot.seq && records.next().is_none() => {
+                    out.push((seq, payload));
+                }
+                _ => {
+                    return Err(JournalError::Corrupt {
+                        offset: slot.offset,
+                        why: format!("record {} changed on disk since it was written", slot.seq),
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// How many records wait.
@@ -354,8 +405,10 @@ impl Journal {
     }
 
     /// The server acknowledged every record up to `seq`: remember it (synced), and trim the
-    /// file once enough acknowledged bytes lead it. An acknowledgement of a sequence number
-    /// not yet written, or older than the last one, changes nothing.
+    /// file once the acknowledged records lead it by at least the trim size and by at least
+    /// as much as the pending ones (so catching up a long backlog copies each record a bounded
+    /// number of times). An acknowledgement of a sequence number not yet written, or older
+    /// than the last one, changes nothing.
     pub fn ack(&mut self, seq: u64) -> Result<(), JournalError> {
         if seq <= self.acked || seq >= self.next_seq {
             return Ok(());
@@ -363,35 +416,57 @@ impl Journal {
         doorman_files::replace_private_file(&self.ack_path, format!("{seq}\n").as_bytes())
             .map_err(io_err(&self.ack_path))?;
         self.acked = seq;
-        while let Some((s, payload)) = self.pending.front() {
-            if *s > seq {
-                break;
-            }
-            let size = HEADER.saturating_add(payload.len());
-            self.acked_bytes = self
-                .acked_bytes
-                .saturating_add(u64::try_from(size).unwrap_or(u64::MAX));
+        while self.pending.front().is_some_and(|s| s.seq <= seq) {
             self.pending.pop_front();
         }
-        if self.acked_bytes >= self.limits.trim_bytes {
-            self.trim()?;
+        let first = self.pending.front().map_or(self.len, |s| s.offset);
+        let rest = self.len.saturating_sub(first);
+        if first >= self.limits.trim_bytes && first >= rest {
+            self.trim(first)?;
         }
         Ok(())
     }
 
-    /// Rewrites the journal with the pending records only (a temporary, synced, renamed over).
-    fn trim(&mut self) -> Result<(), JournalError> {
-        let mut bytes = Vec::new();
-        for (seq, payload) in &self.pending {
-            bytes.extend_from_slice(&encode_record(*seq, payload)?);
+    /// Rewrites the journal with its tail from `first` (the pending records) only: copied to
+    /// a temporary, synced, renamed over.
+    fn trim(&mut self, first: u64) -> Result<(), JournalError> {
+        use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+        let tmp = self.path.with_extension("log.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err(&tmp))?;
+        let mut at = first;
+        let mut buf = vec![0u8; 64 * 1024];
+        while at < self.len {
+            let n = usize::try_from((self.len - at).min(64 * 1024)).unwrap_or(0);
+            let chunk = buf.get_mut(..n).unwrap_or_default();
+            self.file
+                .read_exact_at(chunk, at)
+                .and_then(|()| out.write_all(chunk))
+                .map_err(io_err(&self.path))?;
+            at = at.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
         }
-        doorman_files::replace_private_file(&self.path, &bytes).map_err(io_err(&self.path))?;
+        out.sync_all()
+            .and_then(|()| std::fs::rename(&tmp, &self.path))
+            .map_err(io_err(&self.path))?;
+        if let Some(dir) = self.path.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
         self.file = OpenOptions::new()
             .read(true)
             .append(true)
             .open(&self.path)
             .map_err(io_err(&self.path))?;
-        self.acked_bytes = 0;
+        for slot in &mut self.pending {
+            slot.offset = slot.offset.saturating_sub(first);
+        }
+        self.len = self.len.saturating_sub(first);
         Ok(())
     }
 }

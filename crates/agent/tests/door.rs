@@ -94,7 +94,7 @@ fn an_allowed_entry_is_journaled_and_signed_before_the_relay_pulses() {
     assert!(out.opened && out.fault.is_none());
     assert_eq!(r.relay.pulses, [2500], "the configured pulse");
     // The record on disk is the signed event, verifiable with the device key alone.
-    let records = r.journal.pending(10);
+    let records = r.journal.pending(10).unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].1, out.signed);
     let ev = AccessEvent::verify(&records[0].1, &r.key.public()).unwrap();
@@ -119,7 +119,13 @@ fn an_allowed_entry_is_journaled_and_signed_before_the_relay_pulses() {
         Some(DenyReason::NoProofOfPossession)
     );
     assert_eq!(r.relay.pulses.len(), 1, "only the first opened");
-    let seqs: Vec<u64> = r.journal.pending(10).iter().map(|(s, _)| *s).collect();
+    let seqs: Vec<u64> = r
+        .journal
+        .pending(10)
+        .unwrap()
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
     assert_eq!(seqs, [1, 2, 3, 4], "every decision recorded");
 }
 

@@ -33,7 +33,7 @@ fn appends_survive_reopening_and_continue_their_sequence() {
     }
     let mut j = Journal::open(dir.path(), limits()).unwrap();
     assert_eq!(
-        j.pending(10),
+        j.pending(10).unwrap(),
         (1..=3).map(|i| (i, payload(i))).collect::<Vec<_>>()
     );
     assert_eq!(j.append(&payload(4)).unwrap(), 4);
@@ -125,7 +125,11 @@ fn acknowledged_records_are_trimmed_and_the_rest_kept() {
         .len();
     j.ack(7).unwrap();
     assert_eq!(
-        j.pending(100).iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        j.pending(100)
+            .unwrap()
+            .iter()
+            .map(|(s, _)| *s)
+            .collect::<Vec<_>>(),
         [8, 9, 10]
     );
     let after = std::fs::metadata(dir.path().join(JOURNAL_FILE))
@@ -140,7 +144,11 @@ fn acknowledged_records_are_trimmed_and_the_rest_kept() {
     drop(j);
     let mut j = Journal::open(dir.path(), small).unwrap();
     assert_eq!(
-        j.pending(100).iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        j.pending(100)
+            .unwrap()
+            .iter()
+            .map(|(s, _)| *s)
+            .collect::<Vec<_>>(),
         [8, 9, 10, 11]
     );
     j.ack(11).unwrap();
@@ -180,7 +188,7 @@ fn a_hundred_thousand_records_wait_offline() {
     let mut j = Journal::open(dir.path(), limits()).unwrap();
     assert_eq!(j.pending_len(), 100_000);
     assert_eq!(j.append(b"one more").unwrap(), 100_001);
-    let first = j.pending(2);
+    let first = j.pending(2).unwrap();
     assert_eq!(first[0], (1, payload(1)));
     j.ack(100_001).unwrap();
     assert_eq!(j.pending_len(), 0);
@@ -223,4 +231,24 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_record_changed_on_disk_after_it_was_written_is_not_uploaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(dir.path(), limits()).unwrap();
+    for i in 1..=3 {
+        j.append(&payload(i)).unwrap();
+    }
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(j.pending(10).unwrap_err().code(), "journal_corrupt");
+    assert_eq!(
+        j.pending(2).unwrap().len(),
+        2,
+        "the records before it still read"
+    );
 }
