@@ -580,15 +580,12 @@ fn logged_entry(
         .into_iter()
         .next()
         .ok_or_else(ApiError::internal)?;
-    let hashes = api
-        .log
-        .inclusion_proof(index, cp.size)
-        .map_err(|e| ApiError::log(e, "inclusion proof"))?;
-    let proof = doorman_tlog::TlogProof::new(index, hashes, cp.note.clone(), None)
-        .map_err(|_| ApiError::internal())?;
+    // The same bundle `/log/v1/proof/<index>` serves (a store failure is logged there).
+    let proof =
+        crate::proof_bundle(api.log.as_ref(), index, cp).map_err(|_| ApiError::internal())?;
     Ok(LoggedEntryView {
         entry: String::from_utf8(entry).map_err(|_| ApiError::internal())?,
-        proof: String::from_utf8(proof.to_bytes()).map_err(|_| ApiError::internal())?,
+        proof: String::from_utf8(proof).map_err(|_| ApiError::internal())?,
     })
 }
 
