@@ -104,6 +104,17 @@ impl Door {
         }
     }
 
+    /// Takes the state of an activation that changed (pushed revocations, service switch or
+    /// configuration); the used-pass cache and the daily counts stay.
+    pub fn update(&mut self, activation: &Activation) {
+        self.device.policy = activation.config.policy();
+        self.state.service = activation.service.switch.clone();
+        self.state.revocations = Revocations::new(
+            activation.revocations.revoked.iter().cloned(),
+            activation.revocations.issued_at,
+        );
+    }
+
     /// A challenge for the next presenter, from 32 fresh random bytes.
     pub fn challenge(&mut self, nonce: [u8; 32], now: Timestamp) -> Challenge {
         let c = self.device.challenge(nonce, now);

@@ -14,8 +14,9 @@
 //! - **Status** (`doorman-agent status`): re-verifies what it keeps, at the current time (a
 //!   consent expires; a kept bundle that no longer verifies makes the agent inactive).
 //!
-//! Deciding entries, the relay back ends, the journal and MQTT are built on this in the next
-//! steps of issue 5.
+//! - **Serving** (`doorman-agent run`): [`door`] decides, [`journal`] records, [`local`] takes
+//!   presentations on a socket, and [`link`] talks to the server over MQTT (docs/mqtt.md):
+//!   uploads the journal, takes forwarded passes and pushed state, reports its status.
 //!
 //! # State dir
 //!
@@ -24,10 +25,13 @@
 //! | `device.key` | the device's private key (PKCS#8 PEM, mode 0600, never overwritten) |
 //! | `agent.json` | `{"device_id": …, "device_key": …, "log_key": …}`: identity and the provisioned log key |
 //! | `activation.json` | the accepted activation bundle, as received (mode 0600, replaced atomically) |
+//! | `state.json` | the newest signed state the server pushed since (`{"revocations":…,"service":…,"config":…}`) |
+//! | `journal.log`, `journal.ack` | the decisions not yet acknowledged, and the last acknowledgement |
 
 pub mod door;
 pub mod fuzzing;
 pub mod journal;
+pub mod link;
 pub mod local;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +49,17 @@ pub const KEY_FILE: &str = "device.key";
 pub const IDENTITY_FILE: &str = "agent.json";
 /// The accepted activation bundle.
 pub const ACTIVATION_FILE: &str = "activation.json";
+/// The newest pushed state documents.
+pub const STATE_FILE: &str = "state.json";
+
+/// Signed state documents as pushed (each verified again whenever it is read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushedState {
+    pub revocations: Option<String>,
+    pub service: Option<String>,
+    pub config: Option<String>,
+}
 
 /// Why the agent could not do what was asked. Each has a stable [`code`](AgentError::code).
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +86,8 @@ pub enum AgentError {
     Activation(#[from] ActivationError),
     #[error("the door did not open")]
     Refused,
+    #[error("the device stopped serving its door: {0}")]
+    Retired(String),
 }
 
 impl AgentError {
@@ -85,6 +102,7 @@ impl AgentError {
             AgentError::Io { .. } => "io",
             AgentError::Activation(e) => e.code(),
             AgentError::Refused => "refused",
+            AgentError::Retired(_) => "retired",
         }
     }
 }
@@ -273,6 +291,77 @@ impl StateDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io("cannot read the activation", &path)(e)),
         };
-        Ok(Some(verify_activation(&bundle, &key.public(), &log, now)?))
+        let mut activation = verify_activation(&bundle, &key.public(), &log, now)?;
+        // State pushed since: applied again (each document verified again, only newer kept).
+        let pushed = self.pushed_state()?;
+        if pushed != PushedState::default() {
+            match activation.apply_state(
+                pushed.revocations.as_deref(),
+                pushed.service.as_deref(),
+                pushed.config.as_deref(),
+            ) {
+                Ok(update) if update.consent_revoked => {
+                    return Err(AgentError::Activation(ActivationError::ConsentRevoked));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(AgentError::Damaged(format!(
+                        "{STATE_FILE} no longer verifies: {e} [{}]",
+                        e.code()
+                    )));
+                }
+            }
+        }
+        Ok(Some(activation))
+    }
+
+    fn pushed_state(&self) -> Result<PushedState, AgentError> {
+        let path = self.file(STATE_FILE);
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| AgentError::Damaged(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PushedState::default()),
+            Err(e) => Err(io("cannot read the pushed state", &path)(e)),
+        }
+    }
+
+    /// Keeps pushed state documents that were applied (merged with those kept before: a
+    /// push may carry only some of them).
+    pub fn keep_state(&self, pushed: &PushedState) -> Result<(), AgentError> {
+        let mut kept = self.pushed_state().unwrap_or_default();
+        if pushed.revocations.is_some() {
+            kept.revocations.clone_from(&pushed.revocations);
+        }
+        if pushed.service.is_some() {
+            kept.service.clone_from(&pushed.service);
+        }
+        if pushed.config.is_some() {
+            kept.config.clone_from(&pushed.config);
+        }
+        let path = self.file(STATE_FILE);
+        let bytes = serde_json::to_vec(&kept).map_err(|e| AgentError::Damaged(e.to_string()))?;
+        doorman_files::replace_private_file(&path, &bytes)
+            .map_err(io("cannot keep the pushed state", &path))
+    }
+
+    /// Forgets the activation and the state pushed for it (decommissioned, or its consent
+    /// revoked). The key, identity and journal stay: the device can be activated again, and
+    /// decisions not yet uploaded are not lost.
+    pub fn forget(&self) -> Result<(), AgentError> {
+        for name in [ACTIVATION_FILE, STATE_FILE] {
+            let path = self.file(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io("cannot forget", &path)(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The device id and key pair.
+    pub fn identity_keys(&self) -> Result<(String, SecretKey), AgentError> {
+        let (identity, key, _) = self.identity()?;
+        Ok((identity.device_id, key))
     }
 }

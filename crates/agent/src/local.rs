@@ -26,6 +26,8 @@ use doorman_trust::{Challenge, PossessionProof};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::link::Core;
+
 /// The longest request or answer line.
 pub const MAX_LINE: usize = 16 * 1024;
 
@@ -46,67 +48,10 @@ pub enum Request {
     },
 }
 
-/// The door's challenge, as sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChallengeView {
-    pub nonce: String,
-    /// RFC 3339.
-    pub issued_at: String,
-    pub property: String,
-    pub door: String,
-    pub device_key: String,
-}
+pub use doorman_device::messages::{ChallengeView, nonce, proof, time};
 
-impl ChallengeView {
-    pub fn of(c: &Challenge) -> ChallengeView {
-        ChallengeView {
-            nonce: hex::encode(c.nonce),
-            issued_at: c.issued_at.to_string(),
-            property: c.property.to_string(),
-            door: c.door.to_string(),
-            device_key: c.device_key.to_string(),
-        }
-    }
-
-    /// The challenge it describes (for the presenter to sign).
-    pub fn to_challenge(&self) -> Result<Challenge, String> {
-        Ok(Challenge {
-            nonce: nonce(&self.nonce)?,
-            issued_at: time(&self.issued_at)?,
-            property: doorman_core::PropertyId::new(self.property.as_str())
-                .map_err(|e| e.to_string())?,
-            door: doorman_core::DoorId::new(self.door.as_str()).map_err(|e| e.to_string())?,
-            device_key: self.device_key.parse().map_err(|e| format!("{e}"))?,
-        })
-    }
-}
-
-/// A 32-byte nonce from its hex.
-pub fn nonce(text: &str) -> Result<[u8; 32], String> {
-    let bytes = hex::decode(text).map_err(|_| "nonce: not hex".to_string())?;
-    bytes
-        .try_into()
-        .map_err(|_| "nonce: not 32 bytes".to_string())
-}
-
-/// An RFC 3339 time.
-pub fn time(text: &str) -> Result<Timestamp, String> {
-    text.parse()
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}"))
-}
-
-/// A driver's answer from the request's members.
-pub fn proof(presented_at: &str, signature: &str) -> Result<PossessionProof, String> {
-    let presented_at = time(presented_at)?;
-    let bytes = hex::decode(signature).map_err(|_| "signature: not hex".to_string())?;
-    let signature: [u8; 64] = bytes
-        .try_into()
-        .map_err(|_| "signature: not 64 bytes".to_string())?;
-    Ok(PossessionProof {
-        presented_at,
-        signature,
-    })
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads one line of at most [`MAX_LINE`] bytes; `Ok(None)` at the end of the stream.
@@ -172,9 +117,7 @@ pub fn present_over(
 /// one line per decision for the operator's log.
 pub fn serve_connection(
     stream: UnixStream,
-    door: &mut crate::door::Door,
-    journal: &mut crate::journal::Journal,
-    relay: &mut dyn crate::door::Relay,
+    core: &std::sync::Mutex<Core>,
     now: &dyn Fn() -> Timestamp,
     nonce: &mut dyn FnMut() -> [u8; 32],
     report: &mut dyn FnMut(&str),
@@ -206,8 +149,17 @@ pub fn serve_connection(
         };
         match request {
             Request::Challenge => {
-                let c = door.challenge(nonce(), now());
-                reply(serde_json::to_value(ChallengeView::of(&c)).map_err(std::io::Error::other)?)?;
+                let c = lock(core).challenge(nonce(), now());
+                match c {
+                    Ok(c) => reply(
+                        serde_json::to_value(ChallengeView::of(&c))
+                            .map_err(std::io::Error::other)?,
+                    )?,
+                    Err(e) => {
+                        reply(serde_json::json!({"error": e.code(), "message": e.to_string()}))?;
+                        return Ok(());
+                    }
+                }
             }
             Request::Present {
                 pass,
@@ -224,7 +176,8 @@ pub fn serve_connection(
                         return Ok(());
                     }
                 };
-                match door.present(&pass, &n, Some(&p), now(), journal, relay) {
+                let outcome = lock(core).present(&pass, &n, Some(&p), now());
+                match outcome {
                     Ok(out) => {
                         report(&format!(
                             "decision {}: {}{}{}",

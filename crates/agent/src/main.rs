@@ -10,8 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use doorman_agent::door::{Door, Relay};
+use doorman_agent::door::Relay;
 use doorman_agent::journal::{Journal, JournalLimits};
+use doorman_agent::link::{Core, LinkConfig, LinkEnd};
 use doorman_agent::{AgentError, StateDir};
 use doorman_device::{AccessEvent, Activation, MAX_BUNDLE_BYTES};
 use jiff::Timestamp;
@@ -76,6 +77,16 @@ enum Command {
         /// Decide as if the clock always read this time (tests and demos only).
         #[arg(long, hide = true)]
         fixed_time: Option<Timestamp>,
+        /// Do not connect to the server, even if the activation says how (decisions wait in
+        /// the journal).
+        #[arg(long)]
+        offline: bool,
+        /// Connect to this broker (`host:port`) instead of the one the activation names.
+        #[arg(long)]
+        broker: Option<String>,
+        /// Seconds between status reports to the server.
+        #[arg(long, default_value_t = 30)]
+        heartbeat_secs: u64,
     },
     /// Present a pass at the door over its local socket, answering its challenge with the
     /// driver's key (what a driver's handset does over BLE or NFC). Exit 0 if the door opened.
@@ -195,6 +206,8 @@ fn serve(
     relay: &str,
     relay_command: Option<&PathBuf>,
     fixed_time: Option<Timestamp>,
+    link: Option<Option<&str>>,
+    heartbeat: std::time::Duration,
 ) -> Result<(), AgentError> {
     let clock = move || fixed_time.unwrap_or_else(now);
     let activation = dir.activation(clock())?.ok_or_else(|| {
@@ -203,7 +216,7 @@ fn serve(
             dir.path().display()
         ))
     })?;
-    let mut relay: Box<dyn Relay> = match (relay, relay_command) {
+    let relay: Box<dyn Relay + Send> = match (relay, relay_command) {
         ("simulated", None) => Box::new(FileRelay(dir.path().join("relay-sim.log"))),
         ("command", Some(p)) => Box::new(CommandRelay(p.clone())),
         _ => {
@@ -214,9 +227,18 @@ fn serve(
             ));
         }
     };
-    let mut journal = Journal::open(dir.path(), JournalLimits::default())
+    let journal = Journal::open(dir.path(), JournalLimits::default())
         .map_err(|e| io_error("the journal", dir.path(), format!("{e} [{}]", e.code())))?;
-    let mut door = Door::new(&activation, dir.device_key()?);
+    let (device_id, key) = dir.identity_keys()?;
+    let broker_link = match link {
+        None => None,
+        Some(over) => activation.link.clone().map(|mut l| {
+            if let Some(b) = over {
+                l.broker = b.to_string();
+            }
+            l
+        }),
+    };
     let socket = socket
         .cloned()
         .unwrap_or_else(|| dir.path().join("door.sock"));
@@ -231,31 +253,76 @@ fn serve(
         let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660));
     }
     eprintln!(
-        "doorman-agent: serving door {} of property {} on {} ({} decisions waiting for the server)",
+        "doorman-agent: serving door {} of property {} on {} ({} decisions waiting for the server; {})",
         activation.door,
         activation.property,
         socket.display(),
-        journal.pending_len()
+        journal.pending_len(),
+        broker_link.as_ref().map_or_else(
+            || "offline".to_string(),
+            |l| format!("server via {}", l.broker)
+        )
     );
-    let mut rng = rand::rngs::OsRng;
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let mut fresh = || {
-            use rand::RngCore as _;
-            let mut n = [0u8; 32];
-            rng.fill_bytes(&mut n);
-            n
-        };
-        if let Err(e) = doorman_agent::local::serve_connection(
-            stream,
-            &mut door,
-            &mut journal,
-            relay.as_mut(),
-            &clock,
-            &mut fresh,
-            &mut |line| eprintln!("doorman-agent: {line}"),
-        ) {
-            eprintln!("doorman-agent: a presenter's connection failed: {e}");
+    let core = std::sync::Arc::new(std::sync::Mutex::new(Core::new(
+        activation,
+        key.clone(),
+        journal,
+        relay,
+    )));
+    let fresh = || {
+        use rand::RngCore as _;
+        let mut n = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut n);
+        n
+    };
+    let local_core = std::sync::Arc::clone(&core);
+    let local = std::thread::Builder::new()
+        .name("door-socket".to_string())
+        .spawn(move || {
+            let mut fresh = fresh;
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                if let Err(e) = doorman_agent::local::serve_connection(
+                    stream,
+                    &local_core,
+                    &clock,
+                    &mut fresh,
+                    &mut |line| eprintln!("doorman-agent: {line}"),
+                ) {
+                    eprintln!("doorman-agent: a presenter's connection failed: {e}");
+                }
+            }
+        })
+        .map_err(|e| io_error("cannot start the socket thread", dir.path(), e))?;
+    match broker_link {
+        None => {
+            let _ = local.join();
+        }
+        Some(l) => {
+            let device = doorman_core::DeviceId::new(device_id.as_str())
+                .map_err(|e| AgentError::BadDeviceId(e.to_string()))?;
+            let config = LinkConfig {
+                link: l,
+                device,
+                key: key.clone(),
+                heartbeat,
+            };
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let mut fresh = fresh;
+            let end = doorman_agent::link::run_link(
+                &config,
+                &core,
+                dir,
+                &clock,
+                &mut fresh,
+                &stop,
+                &|line| eprintln!("doorman-agent: {line}"),
+            );
+            if let LinkEnd::Retired(why) = end {
+                let _ = std::fs::remove_file(&socket);
+                eprintln!("doorman-agent: stopped and forgot the activation ({why})");
+                return Err(AgentError::Retired(why));
+            }
         }
     }
     Ok(())
@@ -327,12 +394,17 @@ fn run(cli: &Cli) -> Result<(), AgentError> {
             relay,
             relay_command,
             fixed_time,
+            offline,
+            broker,
+            heartbeat_secs,
         } => serve(
             &dir,
             socket.as_ref(),
             relay,
             relay_command.as_ref(),
             *fixed_time,
+            (!*offline).then_some(broker.as_deref()),
+            std::time::Duration::from_secs((*heartbeat_secs).max(1)),
         )?,
         Command::Present {
             pass,

@@ -561,6 +561,53 @@ impl Client {
         ))
     }
 
+    // ---- Doors and devices -----------------------------------------------------------
+
+    /// The door device's challenge (the first unlock step; no account needed).
+    pub fn door_challenge(&self, property: &str, door: &str) -> Result<DoorChallengeView> {
+        self.send(
+            "POST",
+            &format!(
+                "/api/v1/properties/{}/doors/{}/challenge",
+                segment(property),
+                segment(door)
+            ),
+            &serde_json::json!({}),
+        )
+    }
+
+    /// Forwards a pass and the driver's answer to the door's device (the second step).
+    pub fn unlock(
+        &self,
+        property: &str,
+        door: &str,
+        req: &UnlockRequest,
+    ) -> Result<UnlockResponse> {
+        self.send(
+            "POST",
+            &format!(
+                "/api/v1/properties/{}/doors/{}/unlock",
+                segment(property),
+                segment(door)
+            ),
+            req,
+        )
+    }
+
+    /// One page of the events the property's devices reported; `query` is the query string
+    /// without `?` (filters, `limit`, `after`).
+    pub fn device_events(&self, property: &str, query: &str) -> Result<DeviceEventsView> {
+        self.get(&format!(
+            "/api/v1/properties/{}/events?{query}",
+            segment(property)
+        ))
+    }
+
+    /// The property's devices and their last reports.
+    pub fn devices(&self, property: &str) -> Result<DevicesView> {
+        self.get(&format!("/api/v1/properties/{}/devices", segment(property)))
+    }
+
     // ---- Installations ---------------------------------------------------------------
 
     pub fn file_installation(&self, req: &CreateInstallationRequest) -> Result<InstallationView> {

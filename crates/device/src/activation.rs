@@ -25,8 +25,13 @@
 //!  "consent":      {"entry": "<the consent_granted entry>", "proof": "<its tlog-proof>"},
 //!  "config":      "<signed device_config document (doorman_trust::state), as a string>",
 //!  "revocations": "<signed revocation_list document>",
-//!  "service":     "<signed service_state document>"}
+//!  "service":     "<signed service_state document>",
+//!  "link":        {"broker": "host:port", "username": "<device id>", "password": "…"}}
 //! ```
+//!
+//! `link` (optional) says how to reach the server over MQTT (docs/mqtt.md). It is not signed:
+//! it is a broker credential, not a trust statement. What the device accepts over the link is
+//! decided by the server key in the signed `config`.
 //!
 //! # What is not proven
 //!
@@ -78,6 +83,20 @@ pub struct ActivationBundle {
     pub config: String,
     pub revocations: String,
     pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<BrokerLink>,
+}
+
+/// How a device reaches the server's MQTT broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerLink {
+    /// `host:port` of the broker's listener for devices.
+    pub broker: String,
+    /// The broker account: the device id.
+    pub username: String,
+    /// The device's broker password (per device; see docs/mqtt.md).
+    pub password: String,
 }
 
 impl ActivationBundle {
@@ -97,6 +116,7 @@ impl ActivationBundle {
             config,
             revocations,
             service,
+            link: None,
         }
     }
 
@@ -180,6 +200,94 @@ pub struct Activation {
     pub config: DeviceConfig,
     pub revocations: RevocationList,
     pub service: ServiceState,
+    /// How to reach the server, if the bundle said.
+    pub link: Option<BrokerLink>,
+}
+
+/// What [`Activation::apply_state`] did with pushed documents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateUpdate {
+    /// Which documents replaced older ones.
+    pub revocations: bool,
+    pub service: bool,
+    pub config: bool,
+    /// The new revocation list revokes this device's consent: stop serving.
+    pub consent_revoked: bool,
+}
+
+impl Activation {
+    /// Applies signed state documents pushed by the server: each must verify under the
+    /// property key, be for this property (the config also for this door and device) and be
+    /// newer than what the device holds; an older or equal one is ignored (a replay), a bad one
+    /// refuses the whole push.
+    pub fn apply_state(
+        &mut self,
+        revocations: Option<&str>,
+        service: Option<&str>,
+        config: Option<&str>,
+    ) -> Result<StateUpdate, ActivationError> {
+        let bad = |what: &'static str| {
+            move |e: doorman_trust::StateError| ActivationError::BadState {
+                what,
+                why: format!("{} ({})", e, e.code()),
+            }
+        };
+        let mismatch = |what, field| ActivationError::StateMismatch { what, field };
+        let mut update = StateUpdate::default();
+        let revocations = revocations
+            .map(|d| RevocationList::verify(d.as_bytes(), &self.property_key))
+            .transpose()
+            .map_err(bad("revocations"))?;
+        let service = service
+            .map(|d| ServiceState::verify(d.as_bytes(), &self.property_key))
+            .transpose()
+            .map_err(bad("service"))?;
+        let config = config
+            .map(|d| DeviceConfig::verify(d.as_bytes(), &self.property_key))
+            .transpose()
+            .map_err(bad("config"))?;
+        if let Some(r) = &revocations
+            && r.property != self.property
+        {
+            return Err(mismatch("revocations", "property"));
+        }
+        if let Some(s) = &service
+            && s.property != self.property
+        {
+            return Err(mismatch("service", "property"));
+        }
+        if let Some(c) = &config {
+            if c.property != self.property {
+                return Err(mismatch("config", "property"));
+            }
+            if c.door != self.door {
+                return Err(mismatch("config", "door"));
+            }
+            if c.device_key != self.config.device_key {
+                return Err(mismatch("config", "device"));
+            }
+        }
+        if let Some(r) = revocations
+            && r.seq > self.revocations.seq
+        {
+            update.consent_revoked = r.revoked.contains(self.consent.revocation_id());
+            self.revocations = r;
+            update.revocations = true;
+        }
+        if let Some(s) = service
+            && s.seq > self.service.seq
+        {
+            self.service = s;
+            update.service = true;
+        }
+        if let Some(c) = config
+            && c.seq > self.config.seq
+        {
+            self.config = c;
+            update.config = true;
+        }
+        Ok(update)
+    }
 }
 
 /// Verifies the entry's inclusion under the log key; returns the parsed entry and its index.
@@ -334,5 +442,6 @@ pub fn verify_activation(
         config,
         revocations,
         service,
+        link: b.link,
     })
 }

@@ -44,6 +44,8 @@ pub struct World {
     pub property: PropertyId,
     /// When the signed documents were issued (2026-12-01T09:00:00Z).
     pub issued_at: Timestamp,
+    /// The server's device-messaging key (the configuration names its public half).
+    pub server_key: SecretKey,
     pub tree: MemoryTree,
     pub entries: Vec<Vec<u8>>,
 }
@@ -59,6 +61,7 @@ impl World {
             device_key: SecretKey::from_seed(&[3; 32]).public(),
             property: PropertyId::new("prop_1").unwrap(),
             issued_at: t("2026-12-01T09:00:00Z"),
+            server_key: SecretKey::from_seed(&[4; 32]),
             tree: MemoryTree::new(),
             entries: Vec::new(),
         }
@@ -152,6 +155,7 @@ impl World {
             revocation_max_age_s: 86_400,
             clock_skew_tolerance_s: 120,
             challenge_ttl_s: 60,
+            server_key: self.server_key.public(),
         }
     }
 

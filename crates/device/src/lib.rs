@@ -9,16 +9,17 @@
 //!
 //! - [`event`]: the access event a device signs for every decision.
 //!
-//! The message formats between server and devices over MQTT (unlock requests, state pushes,
-//! heartbeats) will live here too.
+//! - [`messages`]: what the server and devices say over MQTT (events, status, challenges,
+//!   forwarded passes, acknowledgements, state), signed end to end.
 
 pub mod activation;
 pub mod event;
 pub mod fixture;
 pub mod fuzzing;
+pub mod messages;
 
 pub use activation::{
-    ACTIVATION_TYPE, ACTIVATION_VERSION, Activation, ActivationBundle, ActivationError,
-    LoggedEntry, MAX_BUNDLE_BYTES, verify_activation,
+    ACTIVATION_TYPE, ACTIVATION_VERSION, Activation, ActivationBundle, ActivationError, BrokerLink,
+    LoggedEntry, MAX_BUNDLE_BYTES, StateUpdate, verify_activation,
 };
 pub use event::{AccessEvent, EVENT_VERSION};

@@ -57,6 +57,8 @@ pub enum Code {
     NotApproved,
     /// The entry is not covered by a checkpoint of the public log yet: retry in a second.
     NotYetLogged,
+    /// No activated device serves this door.
+    NoDevice,
     // 413, 415.
     /// The body is over the endpoint's limit (1 MiB for JSON, 10 MB for a photo).
     BodyTooLarge,
@@ -102,11 +104,16 @@ pub enum Code {
     Internal,
     /// The server is starting or stopping, or a dependency is down.
     Unavailable,
+    /// The door's device is not connected: present the pass at the door itself.
+    DeviceOffline,
+    /// The door's device did not answer in time; the attempt may still be decided (and
+    /// logged) by the device.
+    DeviceTimeout,
 }
 
 impl Code {
     /// Every code, in documentation order.
-    pub const ALL: [Code; 44] = [
+    pub const ALL: [Code; 47] = [
         Code::InvalidJson,
         Code::UnknownField,
         Code::BadQuery,
@@ -131,6 +138,7 @@ impl Code {
         Code::LimitReached,
         Code::NotApproved,
         Code::NotYetLogged,
+        Code::NoDevice,
         Code::BodyTooLarge,
         Code::UnsupportedMediaType,
         Code::InvalidField,
@@ -151,6 +159,8 @@ impl Code {
         Code::LockedOut,
         Code::Internal,
         Code::Unavailable,
+        Code::DeviceOffline,
+        Code::DeviceTimeout,
     ];
 
     /// The wire value.
@@ -180,6 +190,7 @@ impl Code {
             Code::LimitReached => "limit_reached",
             Code::NotApproved => "not_approved",
             Code::NotYetLogged => "not_yet_logged",
+            Code::NoDevice => "no_device",
             Code::BodyTooLarge => "body_too_large",
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::InvalidField => "invalid_field",
@@ -200,6 +211,8 @@ impl Code {
             Code::LockedOut => "locked_out",
             Code::Internal => "internal",
             Code::Unavailable => "unavailable",
+            Code::DeviceOffline => "device_offline",
+            Code::DeviceTimeout => "device_timeout",
         }
     }
 
@@ -224,7 +237,8 @@ impl Code {
             | Code::InUse
             | Code::LimitReached
             | Code::NotApproved
-            | Code::NotYetLogged => 409,
+            | Code::NotYetLogged
+            | Code::NoDevice => 409,
             Code::BodyTooLarge => 413,
             Code::UnsupportedMediaType => 415,
             Code::InvalidField
@@ -243,7 +257,8 @@ impl Code {
             | Code::UnknownReference => 422,
             Code::TooManyAttempts | Code::LockedOut => 429,
             Code::Internal => 500,
-            Code::Unavailable => 503,
+            Code::Unavailable | Code::DeviceOffline => 503,
+            Code::DeviceTimeout => 504,
         }
     }
 

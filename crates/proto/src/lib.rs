@@ -531,6 +531,21 @@ pub struct ActivationBundleView {
     pub revocations: String,
     /// The property's signed service state.
     pub service: String,
+    /// How the device reaches the server over MQTT (absent when device messaging is off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<BrokerLinkView>,
+}
+
+/// A device's broker account, in its activation bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerLinkView {
+    /// `host:port` of the broker's listener for devices.
+    pub broker: String,
+    /// The device id.
+    pub username: String,
+    /// The device's broker password.
+    pub password: String,
 }
 
 /// A signed device-state document as served to devices.
@@ -807,4 +822,113 @@ pub struct ReadinessCheck {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// A door device's challenge, fetched through the server (`POST …/doors/{door}/challenge`):
+/// the driver signs it (`doorman_trust::Challenge::prove`) and sends the answer to `…/unlock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoorChallengeView {
+    /// The device that issued it (send it back with the answer).
+    pub device: String,
+    /// The device's challenge, as it sent it.
+    pub nonce: String,
+    pub issued_at: String,
+    pub property: String,
+    pub door: String,
+    pub device_key: String,
+}
+
+/// A pass and the driver's answer to a device's challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockRequest {
+    /// The device named by the challenge.
+    pub device: String,
+    /// The pass, base64url.
+    pub pass: String,
+    /// The challenge's nonce (64 hex digits).
+    pub nonce: String,
+    /// RFC 3339: the handset's clock when the driver signed.
+    pub presented_at: String,
+    /// The driver's Ed25519 signature over the challenge message (128 hex digits).
+    pub signature: String,
+}
+
+/// What the door decided. The exact reason of a denial is only in the property's access log
+/// (the driver learns that the door did not open, not why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockResponse {
+    /// `allow` or `deny`.
+    pub result: String,
+    pub device: String,
+    /// The decision's sequence number on the device (its event in the access log).
+    pub seq: u64,
+}
+
+/// One access event a device reported (signed by it), as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceEventView {
+    pub device: String,
+    pub seq: u64,
+    pub door: String,
+    /// The device's clock at the decision.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// `allow` or `deny`.
+    pub result: String,
+    /// The stable deny reason (`doorman_core::DenyReason`), on deny.
+    pub reason: Option<String>,
+    pub carrier: Option<String>,
+    pub unit: Option<String>,
+    pub delivery: Option<String>,
+    /// The pass id (hex), when known.
+    pub pass: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: Timestamp,
+    /// Its index in the property's access log (`…/access-log/{index}/proof`), once logged.
+    pub log_index: Option<u64>,
+    /// The device-signed event, as uploaded.
+    pub event: String,
+}
+
+/// A page of device events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceEventsView {
+    pub events: Vec<DeviceEventView>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<String>,
+}
+
+/// A door device and its last report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceView {
+    pub device: String,
+    pub door: String,
+    pub installation: String,
+    /// Heard from within the last 75 seconds.
+    pub online: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_seen: Option<Timestamp>,
+    pub version: Option<String>,
+    /// Serving its door (false once its consent is revoked).
+    pub active: Option<bool>,
+    /// Device clock minus server clock, milliseconds, at its last report.
+    pub clock_offset_ms: Option<i64>,
+    /// Decisions on the device not yet acknowledged.
+    pub queue: Option<u64>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revocations_issued_at: Option<Timestamp>,
+    pub fault: Option<String>,
+}
+
+/// A property's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DevicesView {
+    pub devices: Vec<DeviceView>,
 }

@@ -54,6 +54,8 @@ pub struct ServerConfig {
     /// The key-encryption key file (default `<data dir>/master.key`, generated if absent).
     pub master_key_file: Option<PathBuf>,
     pub api: ApiConfig,
+    /// Door devices: the broker and request timeouts.
+    pub devices: crate::devices::DevicesConfig,
 }
 
 impl ServerConfig {
@@ -68,6 +70,7 @@ impl ServerConfig {
             access_retention: None,
             master_key_file: None,
             api: ApiConfig::default(),
+            devices: crate::devices::DevicesConfig::default(),
         }
     }
 }
@@ -93,6 +96,10 @@ pub struct StartInfo {
     pub master_key_created: Option<PathBuf>,
     /// The one-time setup code, while no operator exists.
     pub setup_code: Option<String>,
+    /// The MQTT broker devices connect to (`host:port`), unless device messaging is off.
+    pub broker: Option<String>,
+    /// The key that signs the server's messages to devices.
+    pub server_key: String,
 }
 
 /// A running server.
@@ -105,6 +112,9 @@ pub struct Running {
     indexer: Option<JoinHandle<()>>,
     keeper: Option<Keeper>,
     publisher: Arc<Publisher>,
+    link: Option<JoinHandle<()>>,
+    link_stop: Option<tokio::sync::watch::Sender<bool>>,
+    ingester: Option<crate::devices::ingest::Ingester>,
 }
 
 impl std::fmt::Debug for Running {
@@ -319,7 +329,39 @@ pub fn start(
         Arc::clone(&clock),
     )
     .map_err(|e| StartError(format!("starting the outbox publisher: {e}")))?;
+    let device_store = Arc::new(
+        doorman_store::DeviceStore::open(data_dir)
+            .map_err(|e| StartError(format!("opening the device store: {e}")))?,
+    );
+    let (device_keys, device_keys_created) = crate::devices::DeviceKeys::load_or_create(data_dir)?;
+    if device_keys_created {
+        eprintln!(
+            "doorman serve: created the device-messaging key {} (back it up: devices trust its public half)",
+            data_dir.join(crate::devices::DEVICES_KEY_FILE).display()
+        );
+    }
+    let server_key = device_keys.signer().public().to_string();
+    let kick = crate::devices::ingest::Kick::default();
+    let ingester = crate::devices::ingest::Ingester::spawn(
+        Arc::clone(&device_store),
+        Arc::clone(&access),
+        Arc::clone(&clock),
+        kick.clone(),
+    )
+    .map_err(|e| StartError(format!("starting the device-event ingester: {e}")))?;
+    let devices = Arc::new(crate::devices::Devices::new(
+        device_store,
+        device_keys,
+        Arc::clone(&control),
+        Arc::clone(&clock),
+        config.devices.clone(),
+        kick,
+        timer,
+    ));
+    let (link_stop, link_stopped) = tokio::sync::watch::channel(false);
+    let (broker, link) = start_device_link(&devices, &config.devices.broker, link_stopped)?;
     let api = Arc::new(Api {
+        devices,
         store: control,
         log: Arc::clone(&log_dyn),
         access: Arc::clone(&access),
@@ -370,6 +412,8 @@ pub fn start(
             log_key_created,
             master_key_created,
             setup_code,
+            broker,
+            server_key,
         },
         api,
         shutdown: Some(shutdown_tx),
@@ -378,7 +422,57 @@ pub fn start(
         indexer: Some(indexer),
         keeper: Some(keeper),
         publisher,
+        link,
+        link_stop: Some(link_stop),
+        ingester: Some(ingester),
     })
+}
+
+/// Starts the embedded broker (if configured) and the server's MQTT session. Returns the
+/// broker address devices are told, and the session's thread.
+fn start_device_link(
+    devices: &Arc<crate::devices::Devices>,
+    broker: &crate::devices::BrokerConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(Option<String>, Option<JoinHandle<()>>), StartError> {
+    use crate::devices::{BrokerConfig, SERVER_USER};
+    let split = |addr: &str| -> Result<(String, u16), StartError> {
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| StartError(format!("the broker address {addr:?} is not host:port")))?;
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| StartError(format!("the broker address {addr:?} has no valid port")))?;
+        Ok((host.trim_matches(['[', ']']).to_string(), port))
+    };
+    let (connect, user, password, public) = match broker {
+        BrokerConfig::Off => return Ok((None, None)),
+        BrokerConfig::Embedded { listen } => {
+            let addr = crate::devices::start_embedded(devices, listen)?;
+            eprintln!("doorman serve: embedded MQTT broker for devices on {addr}");
+            (
+                (addr.ip().to_string(), addr.port()),
+                SERVER_USER.to_string(),
+                devices.keys.password(SERVER_USER),
+                addr.to_string(),
+            )
+        }
+        BrokerConfig::External {
+            addr,
+            username,
+            password,
+        } => (
+            split(addr)?,
+            username.clone(),
+            password.clone(),
+            addr.clone(),
+        ),
+    };
+    let public = devices.public_broker().unwrap_or(public);
+    devices.set_public_broker(public.clone());
+    let thread = crate::devices::spawn_link(Arc::clone(devices), connect, user, password, stop)
+        .map_err(|e| StartError(format!("starting the device link: {e}")))?;
+    Ok((Some(public), Some(thread)))
 }
 
 impl Running {
@@ -403,6 +497,16 @@ impl Running {
             Some(Err(_)) => Err(std::io::Error::other("the HTTP thread panicked")),
             None => Ok(()),
         };
+        // No new device messages, then the events stored so far into the access logs.
+        if let Some(tx) = self.link_stop.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(l) = self.link.take() {
+            let _ = l.join();
+        }
+        if let Some(i) = self.ingester.take() {
+            i.stop();
+        }
         self.publisher.stop();
         if let Some(k) = self.keeper.take() {
             k.stop();

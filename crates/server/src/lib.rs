@@ -64,6 +64,7 @@
 
 pub mod api;
 mod app;
+pub mod devices;
 mod observe;
 mod public;
 mod publisher;

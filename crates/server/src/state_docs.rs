@@ -138,8 +138,9 @@ pub fn issue(api: &Api, property: &PropertyId, refresh: bool) {
                     document,
                 };
                 match api.store.put_document(&doc) {
+                    Ok(()) => api.devices.state_changed(&p.id),
                     // Another change issued a newer one meanwhile: it covers this one.
-                    Ok(()) | Err(doorman_store::ControlError::Conflict(_)) => {}
+                    Err(doorman_store::ControlError::Conflict(_)) => {}
                     Err(e) => log_failure(property, kind.as_str(), e),
                 }
             }
@@ -211,6 +212,7 @@ pub fn store_uploaded(
     api.store
         .put_document(&doc)
         .map_err(|e| ApiError::store(e, "document", Code::StaleState))?;
+    api.devices.state_changed(&p.id);
     Ok(SignedDocumentView {
         property: p.id.to_string(),
         kind: kind.as_str().to_string(),

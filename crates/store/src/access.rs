@@ -495,6 +495,85 @@ impl AccessLog {
             .ok_or_else(|| corrupt("the store returned no index".to_string()))
     }
 
+    /// Appends several events at once, each with its own salt drawn by the caller (as for
+    /// [`AccessLog::append_salted`]): every opening in one transaction, then every leaf in one
+    /// append. Returns the leaves' indexes, in order. A crash between the two leaves openings
+    /// without leaves (harmless: nothing refers to them); [`AccessLog::find_leaves`] tells a
+    /// caller which leaves made it.
+    pub fn append_batch_salted(
+        &self,
+        events: &[(&[u8], Salt)],
+        now: SystemTime,
+    ) -> Result<Vec<u64>, AccessLogError> {
+        let mut leaves = Vec::with_capacity(events.len());
+        {
+            let mut conn = lock(&self.openings);
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO openings (commitment, salt, payload, appended_ms) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                let ms = to_i64(unix_ms(now))?;
+                for (payload, salt) in events {
+                    let commitment = commitment(salt, payload)?;
+                    match insert.execute(params![
+                        commitment.as_slice(),
+                        salt.as_bytes().as_slice(),
+                        payload,
+                        ms
+                    ]) {
+                        Ok(_) => {}
+                        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                            return Err(AccessLogError::SaltReused);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    leaves.push(AccessLeaf { commitment }.to_bytes());
+                }
+            }
+            tx.commit()?;
+        }
+        let indices = self.store.append(&leaves)?;
+        if indices.len() != leaves.len() {
+            return Err(corrupt("the store returned too few indexes".to_string()));
+        }
+        Ok(indices)
+    }
+
+    /// How many leaves were appended (integrated or not).
+    pub fn store_sequenced_size(&self) -> Result<u64, AccessLogError> {
+        Ok(self.store.sequenced_size()?)
+    }
+
+    /// The leaf an event with this salt and payload has (what [`AccessLog::append_salted`]
+    /// appends for it).
+    pub fn leaf_of(payload: &[u8], salt: &Salt) -> Result<Vec<u8>, AccessLogError> {
+        Ok(AccessLeaf {
+            commitment: commitment(salt, payload)?,
+        }
+        .to_bytes())
+    }
+
+    /// Where each of `leaves` is among the appended entries from index `from` on (recovery
+    /// after a crash between an append and its caller's record of it).
+    pub fn find_leaves(
+        &self,
+        from: u64,
+        leaves: &[Vec<u8>],
+    ) -> Result<Vec<Option<u64>>, AccessLogError> {
+        let size = self.store.sequenced_size()?;
+        let mut found: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
+        let mut start = from;
+        while start < size {
+            let end = size.min(start.saturating_add(4096));
+            for (i, e) in (start..).zip(self.store.sequenced_entries(start, end)?) {
+                found.entry(e).or_insert(i);
+            }
+            start = end;
+        }
+        Ok(leaves.iter().map(|l| found.get(l).copied()).collect())
+    }
+
     /// Integrates new events and signs a checkpoint with the access key (see
     /// [`LogStore::integrate`]); `None` if nothing is new.
     pub fn integrate(&self, now: SystemTime) -> Result<Option<StoredCheckpoint>, AccessLogError> {

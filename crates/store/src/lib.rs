@@ -78,6 +78,7 @@
 
 mod access;
 pub mod control;
+mod devices;
 mod error;
 mod index;
 mod integrator;
@@ -91,6 +92,7 @@ pub use access::{
     property_dir_name, property_from_dir_name,
 };
 pub use control::{ControlError, SqliteStore, Store};
+pub use devices::{DEVICES_FILE, DeviceEvent, DeviceStatus, DeviceStore, EventFilter, Unlogged};
 pub use doorman_files::{PrivateFileError, read_private_file, write_new_private_file};
 pub use error::StoreError;
 pub use index::{AddressLookup, INDEX_FILE, IndexedEntry, IndexedProperty, PublicIndex, Unparsed};

@@ -11,6 +11,10 @@
 // Test support: a failure to set up is a test failure, said loudly.
 #![allow(clippy::expect_used, clippy::panic)]
 
+pub mod agent;
+
+pub use agent::TestAgent;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};

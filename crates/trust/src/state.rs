@@ -138,6 +138,11 @@ pub struct DeviceConfig {
     pub clock_skew_tolerance_s: u32,
     /// How long a challenge may be answered (1 s to 10 minutes).
     pub challenge_ttl_s: u32,
+    /// The server the property lets talk to this device: the device accepts a message on its
+    /// MQTT down topic (an acknowledgement, a forwarded pass, a state push) only if this key
+    /// signed it (docs/mqtt.md). The property key names it, so neither the broker nor another
+    /// server can speak for the property.
+    pub server_key: PublicKey,
 }
 
 /// The longest relay pulse a configuration may ask for (a door release held for a minute is
@@ -159,6 +164,7 @@ struct ConfigWire {
     revocation_max_age_s: u32,
     clock_skew_tolerance_s: u32,
     challenge_ttl_s: u32,
+    server_key: String,
 }
 
 const CONFIG_DOMAIN: &[u8] = b"doorman/device-config/v1\n";
@@ -494,6 +500,7 @@ impl DeviceConfig {
             revocation_max_age_s: self.revocation_max_age_s,
             clock_skew_tolerance_s: self.clock_skew_tolerance_s,
             challenge_ttl_s: self.challenge_ttl_s,
+            server_key: self.server_key.to_string(),
         };
         serde_json::to_vec(&wire).map_err(|e| invalid(e.to_string()))
     }
@@ -521,6 +528,13 @@ impl DeviceConfig {
         if device_key.to_string() != wire.device_key {
             return Err(invalid("device_key is not in canonical form"));
         }
+        let server_key: PublicKey = wire
+            .server_key
+            .parse()
+            .map_err(|e: crate::keys::KeyError| invalid(format!("server_key: {e}")))?;
+        if server_key.to_string() != wire.server_key {
+            return Err(invalid("server_key is not in canonical form"));
+        }
         let config = DeviceConfig {
             property: PropertyId::new(wire.property).map_err(|e| invalid(e.to_string()))?,
             seq: wire.seq,
@@ -531,6 +545,7 @@ impl DeviceConfig {
             revocation_max_age_s: wire.revocation_max_age_s,
             clock_skew_tolerance_s: wire.clock_skew_tolerance_s,
             challenge_ttl_s: wire.challenge_ttl_s,
+            server_key,
         };
         config.check()?;
         Ok(config)
@@ -671,6 +686,7 @@ mod tests {
             revocation_max_age_s: 86_400,
             clock_skew_tolerance_s: 120,
             challenge_ttl_s: 60,
+            server_key: SecretKey::from_seed(&[11; 32]).public(),
         }
     }
 

@@ -451,6 +451,8 @@ pub(crate) async fn approve(
         if let Some(c) = &done.consent {
             api.published(c.outbox);
         }
+        // The device may log in to the broker now.
+        api.devices.directory.invalidate();
         view(api, &done).map(Json)
     })
     .await
@@ -561,6 +563,7 @@ pub(crate) async fn revoke(
         if let Some(o) = done.revoked_outbox {
             api.published(o);
         }
+        api.devices.directory.invalidate();
         state_docs::issue(api, &prop.id, false);
         view(api, &done).map(Json)
     })
@@ -667,6 +670,7 @@ pub(crate) async fn activation(
             revocation_max_age_s: secs(policy.revocation_max_age),
             clock_skew_tolerance_s: secs(policy.clock_skew_tolerance),
             challenge_ttl_s: secs(policy.challenge_ttl),
+            server_key: api.devices.keys.signer().public(),
         }
         .sign(&secret)
         .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
@@ -678,6 +682,15 @@ pub(crate) async fn activation(
             config: String::from_utf8(config).map_err(|_| ApiError::internal())?,
             revocations: doc(doorman_store::control::DocumentKind::RevocationList)?,
             service: doc(doorman_store::control::DocumentKind::ServiceState)?,
+            link: api
+                .devices
+                .public_broker()
+                .filter(|_| doorman_device::messages::topic_safe(&i.device))
+                .map(|broker| doorman_proto::BrokerLinkView {
+                broker,
+                username: i.device.to_string(),
+                password: api.devices.keys.password(i.device.as_str()),
+            }),
         }))
     })
     .await

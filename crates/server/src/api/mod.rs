@@ -22,6 +22,7 @@
 
 mod auth;
 mod authorizations;
+mod doors;
 mod error;
 mod extract;
 mod installations;
@@ -64,6 +65,8 @@ pub struct Api {
     pub kek: Arc<Kek>,
     pub clock: Clock,
     pub publisher: Arc<Publisher>,
+    /// Door devices: their events, status and messaging.
+    pub devices: Arc<crate::devices::Devices>,
     pub config: ApiConfig,
     /// The addresses with a password check under way (one at a time per address; one
     /// server per data dir, so this process sees every attempt).
@@ -311,6 +314,16 @@ pub fn api_router(api: Arc<Api>) -> Router {
         .route(
             "/api/v1/properties/{property}/access-log",
             get(properties::access_log),
+        )
+        .route("/api/v1/properties/{property}/events", get(doors::events))
+        .route("/api/v1/properties/{property}/devices", get(doors::devices))
+        .route(
+            "/api/v1/properties/{property}/doors/{door}/challenge",
+            post(doors::challenge),
+        )
+        .route(
+            "/api/v1/properties/{property}/doors/{door}/unlock",
+            post(doors::unlock),
         )
         .route(
             "/api/v1/properties/{property}/access-log/{index}/proof",

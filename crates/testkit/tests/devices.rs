@@ -1,0 +1,315 @@
+//! Door devices over MQTT (issue 5): real agents (the agent's library, simulated relays)
+//! connected to a real server through its embedded broker.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use doorman_agent::link::LinkEnd;
+use doorman_testkit::{Building, TestAgent, TestServer};
+
+fn code(r: Result<impl std::fmt::Debug, doorman_client::ClientError>) -> String {
+    match r {
+        Err(e) => e.code().unwrap_or("(no code)").to_string(),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+/// Waits until `f` holds, or fails with `what`.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn pass(server: &TestServer, b: &Building, authorization: &str, delivery: &str) -> String {
+    b.carrier
+        .mint_pass(authorization, &b.pass_request(server, delivery))
+        .unwrap()
+        .token
+}
+
+/// A pass forwarded through the API opens the door once; the device's signed event reaches
+/// the property's access log exactly once, with a proof; the journal is trimmed on the
+/// server's acknowledgement; the device's status is shown.
+#[test]
+fn an_online_unlock_opens_once_and_its_event_is_logged_once() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let agent = TestAgent::install(&server, &b, "dev_street", "street");
+    agent.wait_online(&b);
+
+    let p = pass(&server, &b, &auth.id, "D-1");
+    let first = TestAgent::unlock_online(&server, &b, "street", &p, &b.driver_secret).unwrap();
+    assert_eq!(first.result, "allow");
+    assert_eq!(first.device, "dev_street");
+    assert_eq!(agent.pulses(), 1);
+    // The same pass again (a new challenge): replayed, the door stays shut.
+    let again = TestAgent::unlock_online(&server, &b, "street", &p, &b.driver_secret).unwrap();
+    assert_eq!(again.result, "deny");
+    assert_eq!(agent.pulses(), 1);
+    // A copied pass without the driver's key: denied.
+    let p2 = pass(&server, &b, &auth.id, "D-2");
+    let stranger = doorman_trust::SecretKey::generate(&mut rand::rngs::OsRng);
+    let copied = TestAgent::unlock_online(&server, &b, "street", &p2, &stranger).unwrap();
+    assert_eq!(copied.result, "deny");
+    // Nobody serves the garage door.
+    assert_eq!(
+        code(server.client().door_challenge(&b.property.id, "garage")),
+        "no_device"
+    );
+
+    // The three decisions arrive, each once, and are in the access log.
+    eventually("three logged events", || {
+        b.manager
+            .device_events(&b.property.id, "limit=100")
+            .is_ok_and(|e| e.events.len() == 3 && e.events.iter().all(|e| e.log_index.is_some()))
+    });
+    let events = b
+        .manager
+        .device_events(&b.property.id, "limit=100")
+        .unwrap();
+    let reasons: Vec<_> = events
+        .events
+        .iter()
+        .map(|e| (e.result.as_str(), e.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("allow", None),
+            ("deny", Some("replayed")),
+            ("deny", Some("no_proof_of_possession"))
+        ]
+    );
+    let mut indexes: Vec<u64> = events.events.iter().filter_map(|e| e.log_index).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    assert_eq!(indexes.len(), 3, "each event has its own leaf");
+    for i in &indexes {
+        b.manager.access_proof(&b.property.id, *i).unwrap();
+    }
+    // Filters and export.
+    let denied = b
+        .manager
+        .device_events(&b.property.id, "result=deny")
+        .unwrap();
+    assert_eq!(denied.events.len(), 2);
+    let page = b.manager.device_events(&b.property.id, "limit=2").unwrap();
+    assert_eq!(page.events.len(), 2);
+    let rest = b
+        .manager
+        .device_events(
+            &b.property.id,
+            &format!("limit=2&after={}", page.next_after.clone().unwrap()),
+        )
+        .unwrap();
+    assert_eq!(rest.events.len(), 1);
+    assert!(rest.next_after.is_none());
+    let csv = b
+        .manager
+        .raw(
+            "GET",
+            &format!("/api/v1/properties/{}/events?format=csv", b.property.id),
+            None,
+            None,
+        )
+        .unwrap();
+    assert_eq!(csv.status, 200);
+    let text = String::from_utf8(csv.body).unwrap();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.starts_with("device,seq,door,at,result,reason"));
+    assert_eq!(
+        code(b.manager.device_events(&b.property.id, "result=maybe")),
+        "bad_query"
+    );
+    // A resident or another building's manager sees none of it.
+    let (other, _) = server.sign_up("property", "Elsewhere", "x@elsewhere.example");
+    assert_eq!(code(other.device_events(&b.property.id, "")), "not_found");
+
+    // The server acknowledged: the journal is empty; the status says so.
+    eventually("an empty journal", || agent.pending() == 0);
+    eventually("the status shows the empty queue", || {
+        b.manager.devices(&b.property.id).is_ok_and(|d| {
+            d.devices
+                .iter()
+                .any(|d| d.device == "dev_street" && d.queue == Some(0) && d.version.is_some())
+        })
+    });
+}
+
+/// Decisions taken while the link is down wait in the journal and are delivered, once each,
+/// when it comes back; revoking the consent reaches the online agent, which stops serving and
+/// forgets its activation.
+#[test]
+fn offline_decisions_are_delivered_later_and_a_revoked_consent_retires_the_agent() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let mut agent = TestAgent::install(&server, &b, "dev_offline", "street");
+    agent.wait_online(&b);
+    assert!(matches!(agent.stop_link(), Some(LinkEnd::Stopped)));
+
+    // Offline: the driver presents at the door itself (the local channel's path).
+    for i in 0..5 {
+        let p = pass(&server, &b, &auth.id, &format!("OFF-{i}"));
+        let mut core = agent.core.lock().unwrap();
+        let c = core
+            .challenge([i as u8 + 1; 32], server.clock.now())
+            .unwrap();
+        let bytes = doorman_trust::token::decode(&p).unwrap();
+        let proof = c
+            .prove(&b.driver_secret, &bytes, server.clock.now())
+            .unwrap();
+        let out = core
+            .present(&p, &c.nonce, Some(&proof), server.clock.now())
+            .unwrap();
+        assert!(out.opened);
+    }
+    assert_eq!(agent.pending(), 5);
+    agent.start_link();
+    eventually("five logged events", || {
+        b.manager
+            .device_events(&b.property.id, "")
+            .is_ok_and(|e| e.events.len() == 5 && e.events.iter().all(|e| e.log_index.is_some()))
+    });
+    eventually("an empty journal", || agent.pending() == 0);
+
+    // The consent is revoked: the new revocation list reaches the agent, which retires.
+    b.manager
+        .revoke_consent(&agent.installation, "device_removed")
+        .unwrap();
+    let end = agent.wait_end(Duration::from_secs(10));
+    assert!(
+        matches!(end, Some(LinkEnd::Retired(_))),
+        "{end:?}; log: {:?}",
+        agent.log.lock().unwrap()
+    );
+    assert!(!agent.core.lock().unwrap().active);
+    assert!(
+        agent
+            .state
+            .activation(server.clock.now())
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// What the broker carries that is not a device's own signed message is refused, counted,
+/// and disturbs nothing: garbage, oversized payloads, another device's topic, a device with
+/// a wrong password.
+#[test]
+fn bad_messages_are_refused_and_counted_and_nothing_else_is_disturbed() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let agent = TestAgent::install(&server, &b, "dev_a", "street");
+    agent.wait_online(&b);
+    // A second device, whose credentials the test borrows (its own agent stays off).
+    let mut other = TestAgent::install(&server, &b, "dev_b", "garage");
+    other.wait_online(&b);
+    other.stop_link();
+    let broker = server.api().devices.public_broker().unwrap();
+    let (host, port) = broker.rsplit_once(':').unwrap();
+    let port: u16 = port.parse().unwrap();
+
+    // Logged in as dev_b (its own credentials): junk on its own topic, a message signed by
+    // dev_b on dev_a's topic, and a topic of a device that is not there.
+    let password = server.api().devices.keys.password("dev_b");
+    let mut options = rumqttc::MqttOptions::new("dev_b", host, port);
+    options.set_credentials("dev_b", password);
+    options.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
+    let (client, mut connection) = rumqttc::Client::new(options, 16);
+    let impostor = doorman_device::messages::Message {
+        device: doorman_core::DeviceId::new("dev_a").unwrap(),
+        at: server.clock.now(),
+        body: doorman_device::messages::Up::Events(vec![]),
+    }
+    .sign(&other.key)
+    .unwrap();
+    let sender = std::thread::spawn(move || {
+        for p in [
+            b"not json".to_vec(),
+            // Over the message limit, within the broker's packet limit: the server refuses it.
+            vec![b'{'; doorman_device::messages::MAX_MESSAGE_BYTES + 100],
+            br#"{"payload":"e30","signature":"AAAA"}"#.to_vec(),
+        ] {
+            client
+                .publish(
+                    "doorman/v1/devices/dev_b/up",
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    p,
+                )
+                .unwrap();
+        }
+        client
+            .publish(
+                "doorman/v1/devices/dev_a/up",
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                impostor,
+            )
+            .unwrap();
+        client
+            .publish(
+                "doorman/v1/devices/dev_ghost/up",
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                b"{}".to_vec(),
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = client.disconnect();
+    });
+    for event in connection.iter() {
+        if event.is_err() {
+            break;
+        }
+    }
+    sender.join().unwrap();
+    eventually("the refusals counted", || {
+        let r = server.api().devices.rejections();
+        eprintln!("refusals so far: {r:?}");
+        r.get("malformed_message").copied().unwrap_or(0) >= 1
+            && r.get("message_too_large").copied().unwrap_or(0) >= 1
+            && r.get("bad_signature").copied().unwrap_or(0) >= 2
+            && r.get("unknown_device").copied().unwrap_or(0) >= 1
+    });
+    // Over the broker's packet limit: the broker drops that connection, nothing else.
+    let mut options = rumqttc::MqttOptions::new("dev_b", host, port);
+    options.set_credentials("dev_b", server.api().devices.keys.password("dev_b"));
+    options.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
+    let (client, mut connection) = rumqttc::Client::new(options, 4);
+    client
+        .publish(
+            "doorman/v1/devices/dev_b/up",
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            vec![b'x'; 2 * doorman_device::messages::MAX_MESSAGE_BYTES],
+        )
+        .unwrap();
+    let dropped = connection.iter().take(10).any(|e| e.is_err());
+    assert!(
+        dropped,
+        "the broker kept a connection that sent an oversized packet"
+    );
+
+    // A wrong password does not get in.
+    let mut options = rumqttc::MqttOptions::new("dev_b", host, port);
+    options.set_credentials("dev_b", "not-the-password");
+    let (_c, mut connection) = rumqttc::Client::new(options, 4);
+    let first = connection.iter().next().unwrap();
+    assert!(first.is_err(), "{first:?}");
+
+    // The agent still works.
+    agent.wait_online(&b);
+    let p = pass(&server, &b, &auth.id, "D-9");
+    let r = TestAgent::unlock_online(&server, &b, "street", &p, &b.driver_secret).unwrap();
+    assert_eq!(r.result, "allow");
+}
