@@ -28,6 +28,12 @@ pub const KNOWN_ENV: &[&str] = &[
     "DOORMAN_MASTER_KEY_FILE",
     "DOORMAN_OPEN_SIGNUP",
     "DOORMAN_SESSION_TTL",
+    "DOORMAN_DEVICE_BROKER",
+    "DOORMAN_EMBEDDED_BROKER",
+    "DOORMAN_BROKER_USER",
+    "DOORMAN_BROKER_PASSWORD",
+    "DOORMAN_BROKER_DYNSEC",
+    "DOORMAN_PUBLIC_BROKER",
     "DOORMAN_URL",
     "DOORMAN_TOKEN",
     "DOORMAN_CREDENTIALS",
@@ -74,6 +80,32 @@ pub struct ServeArgs {
     /// How long a signed-in session lasts. Default 12h.
     #[arg(long, value_name = "DURATION", env = "DOORMAN_SESSION_TTL", value_parser = crate::parse_interval)]
     session_ttl: Option<Duration>,
+    /// Door devices' MQTT: `embedded` (rumqttd in this process, the default), `off`, or the
+    /// `host:port` of an external broker (Mosquitto with deploy/mosquitto/doorman.conf).
+    #[arg(long, value_name = "BROKER", env = "DOORMAN_DEVICE_BROKER")]
+    device_broker: Option<String>,
+    /// Where the embedded broker listens (loopback only: plain MQTT). Default 127.0.0.1:18830.
+    #[arg(long, value_name = "ADDR", env = "DOORMAN_EMBEDDED_BROKER")]
+    embedded_broker: Option<String>,
+    /// The server's account on an external broker. Default doorman-server.
+    #[arg(long, value_name = "NAME", env = "DOORMAN_BROKER_USER")]
+    broker_user: Option<String>,
+    /// Its password (prefer the environment variable or the file to the flag).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "DOORMAN_BROKER_PASSWORD",
+        hide_env_values = true
+    )]
+    broker_password: Option<String>,
+    /// The external broker is Mosquitto with the dynamic-security plugin, whose admin the
+    /// server's account is: the server keeps one account per approved device there.
+    #[arg(long, value_name = "BOOL", env = "DOORMAN_BROKER_DYNSEC")]
+    broker_dynsec: Option<bool>,
+    /// The `host:port` devices are told to connect to (activation bundles), when it is not
+    /// the broker's own address (a TLS terminator, a NAT).
+    #[arg(long, value_name = "HOST:PORT", env = "DOORMAN_PUBLIC_BROKER")]
+    public_broker: Option<String>,
 }
 
 /// The configuration file. Every key is optional; unknown keys are refused.
@@ -90,6 +122,12 @@ struct FileConfig {
     master_key_file: Option<PathBuf>,
     open_signup: Option<bool>,
     session_ttl: Option<String>,
+    device_broker: Option<String>,
+    embedded_broker: Option<String>,
+    broker_user: Option<String>,
+    broker_password: Option<String>,
+    broker_dynsec: Option<bool>,
+    public_broker: Option<String>,
 }
 
 fn file_duration(v: Option<&str>, key: &str, file: &Path) -> Result<Option<Duration>> {
@@ -176,8 +214,49 @@ pub fn resolve(args: ServeArgs) -> Result<ServerConfig> {
         }
         config.api.secure_cookies = url.starts_with("https://");
     }
+    use doorman_server::devices::BrokerConfig;
+    // A server asked to pick its HTTP port picks the broker's too (tests run many at once).
+    let picks_port = config.listen.ends_with(":0");
+    let embedded = args
+        .embedded_broker
+        .or(file.embedded_broker)
+        .unwrap_or_else(|| {
+            if picks_port {
+                "127.0.0.1:0"
+            } else {
+                DEFAULT_EMBEDDED_BROKER
+            }
+            .to_string()
+        });
+    config.devices.broker = match args.device_broker.or(file.device_broker).as_deref() {
+        None | Some("embedded") => BrokerConfig::Embedded { listen: embedded },
+        Some("off") => BrokerConfig::Off,
+        Some(addr) => {
+            if addr
+                .rsplit_once(':')
+                .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+            {
+                bail!("device_broker {addr:?} is not embedded, off, or host:port");
+            }
+            BrokerConfig::External {
+                addr: addr.to_string(),
+                username: args
+                    .broker_user
+                    .or(file.broker_user)
+                    .unwrap_or_else(|| doorman_server::devices::SERVER_USER.to_string()),
+                password: args.broker_password.or(file.broker_password).context(
+                    "an external device broker needs broker_password (DOORMAN_BROKER_PASSWORD)",
+                )?,
+                dynsec: args.broker_dynsec.or(file.broker_dynsec).unwrap_or(false),
+            }
+        }
+    };
+    config.devices.public_broker = args.public_broker.or(file.public_broker);
     Ok(config)
 }
+
+/// Where the embedded broker listens by default (not MQTT's 1883: a host may run Mosquitto).
+pub const DEFAULT_EMBEDDED_BROKER: &str = "127.0.0.1:18830";
 
 /// glibc gives threads that allocate their own malloc arenas (up to eight per core) and
 /// rarely hands their free memory back, so after a burst of requests — each store call runs
@@ -257,6 +336,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
              doorman setup --url http://{} --code {code} --email you@example.org --name 'Your Name' --org 'Operator'",
             info.addr
         );
+    }
+    match &info.broker {
+        Some(b) => eprintln!(
+            "doorman serve: door devices connect to the MQTT broker at {b} (server key {})",
+            info.server_key
+        ),
+        None => eprintln!("doorman serve: device messaging is off (devices work offline)"),
     }
     eprintln!("doorman serve: listening on http://{}/log", info.addr);
 

@@ -445,6 +445,7 @@ fn start_device_link(
             .map_err(|_| StartError(format!("the broker address {addr:?} has no valid port")))?;
         Ok((host.trim_matches(['[', ']']).to_string(), port))
     };
+    let dynsec = matches!(broker, BrokerConfig::External { dynsec: true, .. });
     let (connect, user, password, public) = match broker {
         BrokerConfig::Off => return Ok((None, None)),
         BrokerConfig::Embedded { listen } => {
@@ -461,6 +462,7 @@ fn start_device_link(
             addr,
             username,
             password,
+            ..
         } => (
             split(addr)?,
             username.clone(),
@@ -470,8 +472,9 @@ fn start_device_link(
     };
     let public = devices.public_broker().unwrap_or(public);
     devices.set_public_broker(public.clone());
-    let thread = crate::devices::spawn_link(Arc::clone(devices), connect, user, password, stop)
-        .map_err(|e| StartError(format!("starting the device link: {e}")))?;
+    let thread =
+        crate::devices::spawn_link(Arc::clone(devices), connect, user, password, dynsec, stop)
+            .map_err(|e| StartError(format!("starting the device link: {e}")))?;
     Ok((Some(public), Some(thread)))
 }
 

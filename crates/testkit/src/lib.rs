@@ -12,8 +12,10 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 pub mod agent;
+pub mod mosquitto;
 
 pub use agent::TestAgent;
+pub use mosquitto::Mosquitto;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

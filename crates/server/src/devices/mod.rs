@@ -21,8 +21,11 @@
 //!   pushed to the property's devices ([`Devices::state_changed`]).
 
 mod broker;
+mod dynsec;
 pub mod ingest;
 mod keys;
+
+use dynsec::{DYNSEC_RESPONSE, DYNSEC_SYNC, Dynsec};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,10 +57,14 @@ pub enum BrokerConfig {
     Embedded { listen: String },
     /// An external broker (Mosquitto, EMQX) at `addr` (`host:port`); the server connects as
     /// `username`. The broker authenticates devices and enforces their topics (docs/mqtt.md).
+    /// With `dynsec`, the server keeps the broker's accounts itself through Mosquitto's
+    /// dynamic-security plugin (`username` is its admin): one account and one role (its own
+    /// two topics) per approved device, disabled once the consent is revoked.
     External {
         addr: String,
         username: String,
         password: String,
+        dynsec: bool,
     },
     /// No device messaging (devices still work offline).
     Off,
@@ -205,6 +212,13 @@ impl Directory {
             .filter(|d| d.approved && &d.property == property)
             .cloned()
             .collect();
+        v.sort_by(|a, b| a.device.cmp(&b.device));
+        v
+    }
+
+    /// Every known device (approved or revoked).
+    pub fn snapshot(&self) -> Vec<DeviceInfo> {
+        let mut v: Vec<DeviceInfo> = self.refreshed(false).0.values().cloned().collect();
         v.sort_by(|a, b| a.device.cmp(&b.device));
         v
     }
@@ -624,6 +638,7 @@ pub fn spawn_link(
     addr: (String, u16),
     username: String,
     password: String,
+    dynsec: bool,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
@@ -645,8 +660,8 @@ pub fn spawn_link(
             runtime.block_on(run_link(
                 Arc::clone(&devices),
                 addr,
-                username,
-                password,
+                (username, password),
+                dynsec,
                 stop,
             ));
             *lock(&devices.runtime) = None;
@@ -657,12 +672,12 @@ pub fn spawn_link(
 async fn run_link(
     devices: Arc<Devices>,
     (host, port): (String, u16),
-    username: String,
-    password: String,
+    (username, password): (String, String),
+    dynsec_on: bool,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut options = MqttOptions::new(SERVER_USER, host.clone(), port);
-    options.set_credentials(username, password);
+    let mut options = MqttOptions::new(username.clone(), host.clone(), port);
+    options.set_credentials(username.clone(), password);
     options.set_keep_alive(Duration::from_secs(30));
     options.set_clean_session(true);
     let max = doorman_device::messages::MAX_MESSAGE_BYTES + 1024;
@@ -670,18 +685,33 @@ async fn run_link(
     let (client, mut eventloop) = AsyncClient::new(options, 1024);
     *lock(&devices.client) = Some(client.clone());
     let mut failures: u32 = 0;
+    let mut dynsec = Dynsec::new(&username);
+    let mut tick = tokio::time::interval(DYNSEC_SYNC);
     loop {
         let event = tokio::select! {
             e = eventloop.poll() => e,
+            _ = tick.tick(), if dynsec_on => {
+                let d = Arc::clone(&devices);
+                if let Ok(known) = tokio::task::spawn_blocking(move || d.directory.snapshot()).await {
+                    dynsec.sync(&client, &devices.keys, &known, (devices.timer)()).await;
+                }
+                continue;
+            }
             _ = stop.changed() => break,
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
                 eprintln!("doorman serve: device link connected to the broker at {host}:{port}");
+                if dynsec_on {
+                    dynsec.connected(&client).await;
+                }
                 if let Err(e) = client.subscribe(all_up_topics(), QoS::AtLeastOnce).await {
                     eprintln!("doorman serve: subscribing to the devices' topics failed: {e}");
                 }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == DYNSEC_RESPONSE => {
+                dynsec::log_response(&p.payload);
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let d = Arc::clone(&devices);
