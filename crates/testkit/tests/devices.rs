@@ -332,7 +332,7 @@ fn bad_messages(kind: Broker) {
         eprintln!("refusals so far: {r:?}");
         r.get("malformed_message").copied().unwrap_or(0) >= 1
             && r.get("message_too_large").copied().unwrap_or(0) >= 1
-            && r.get("bad_signature").copied().unwrap_or(0) >= 1 + impostor_refusals
+            && r.get("bad_signature").copied().unwrap_or(0) > impostor_refusals
             && r.get("unknown_device").copied().unwrap_or(0) >= ghost_refusals
     });
     if mosquitto.is_some() {
