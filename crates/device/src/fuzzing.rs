@@ -50,3 +50,48 @@ pub fn activation_bundle(data: &[u8]) {
         );
     }
 }
+
+/// The MQTT message decoders on raw input: as signed messages both ways (never a panic), and
+/// as payloads (what is read must sign and open again to the same message), and the topic
+/// parser. A payload the decoder accepts is one the server or a device may act on, so it must
+/// be exactly what its fields say.
+pub fn device_message(data: &[u8]) {
+    use crate::messages::{Down, Message, Up, device_of_up_topic};
+    use doorman_core::DeviceId;
+    static KEYS: OnceLock<Option<(doorman_trust::SecretKey, DeviceId)>> = OnceLock::new();
+    let Some((key, device)) = KEYS
+        .get_or_init(|| {
+            DeviceId::new("dev_1")
+                .ok()
+                .map(|d| (doorman_trust::SecretKey::from_seed(&[9; 32]), d))
+        })
+        .as_ref()
+    else {
+        return;
+    };
+    let _ = Message::<Up>::open(data, device, &key.public());
+    let _ = Message::<Down>::open(data, device, &key.public());
+    if let Ok(m) = Message::<Up>::from_payload(data, device)
+        && let Ok(signed) = m.sign(key)
+    {
+        assert_eq!(
+            Message::<Up>::open(&signed, device, &key.public()).ok(),
+            Some(m),
+            "an up message did not survive signing"
+        );
+    }
+    if let Ok(m) = Message::<Down>::from_payload(data, device)
+        && let Ok(signed) = m.sign(key)
+    {
+        assert_eq!(
+            Message::<Down>::open(&signed, device, &key.public()).ok(),
+            Some(m),
+            "a down message did not survive signing"
+        );
+    }
+    if let Ok(topic) = std::str::from_utf8(data)
+        && let Some(d) = device_of_up_topic(topic)
+    {
+        assert_eq!(crate::messages::up_topic(&d).ok().as_deref(), Some(topic));
+    }
+}

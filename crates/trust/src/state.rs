@@ -30,11 +30,12 @@
 //!  "property_disabled":false,"disabled_doors":["garage"],"disabled_carriers":["org_…"]}
 //! {"type":"device_config","v":1,"property":"prop_…","seq":1,"issued_at":"2026-12-01T10:00:00Z",
 //!  "door":"street","device_key":"ed25519/…","pulse_ms":3000,"revocation_max_age_s":86400,
-//!  "clock_skew_tolerance_s":120,"challenge_ttl_s":60}
+//!  "clock_skew_tolerance_s":120,"challenge_ttl_s":60,"server_key":"ed25519/…"}
 //! ```
 //!
 //! A device configuration names the one device (`device_key`) and door it is for, so it can't
-//! be replayed to another device; the times are whole seconds. Its `seq` only has to grow with
+//! be replayed to another device; the times are whole seconds. `server_key` is the only key
+//! whose messages the device accepts over MQTT (docs/mqtt.md). Its `seq` only has to grow with
 //! every new configuration of the device (the server uses the issue time in Unix seconds).
 //!
 //! `seq` starts at 1 and grows by one with every change, per property and type: a device keeps

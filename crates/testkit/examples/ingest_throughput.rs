@@ -1,0 +1,126 @@
+//! Device event ingestion on the SQLite default, the server's own path minus the broker hop:
+//! each event's device signature verified (as `Devices` does for every uploaded event), the
+//! verified events stored in batches of 100 (one upload message each) in `devices.sqlite`,
+//! and the ingester's rounds appending them to the property's access log (salts recorded,
+//! leaves appended, indexes marked, the log integrated and checkpointed).
+//!
+//! `cargo run --release -p doorman-testkit --example ingest_throughput -- [EVENTS] [DEVICES]`
+//! (default 200,000 events from 100 devices of one property).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use doorman_core::{DenyReason, DeviceId, DoorId, PropertyId};
+use doorman_device::AccessEvent;
+use doorman_store::{AccessKey, AccessLogs, DeviceEvent, DeviceStore};
+use doorman_trust::{Decision, Denial, SecretKey};
+use jiff::Timestamp;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let events: usize = args.next().map_or(200_000, |a| a.parse().unwrap());
+    let devices: usize = args.next().map_or(100, |a| a.parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let property = PropertyId::new("prop_bench").unwrap();
+    let door = DoorId::new("street").unwrap();
+    let keys: Vec<SecretKey> = (0..devices)
+        .map(|i| SecretKey::from_seed(&[u8::try_from(i % 251).unwrap() + 1; 32]))
+        .collect();
+    let at = Timestamp::from_second(1_796_000_000).unwrap();
+    // What devices upload: signed events (made before the clock starts).
+    let t0 = Instant::now();
+    let signed: Vec<(usize, u64, Vec<u8>)> = (0..events)
+        .map(|i| {
+            let d = i % devices;
+            let seq = (i / devices) as u64 + 1;
+            let decision = Decision::Deny(Denial {
+                reason: DenyReason::Expired,
+                detail: String::new(),
+                pass_id: Some(vec![7; 32]),
+                carrier: None,
+            });
+            let e =
+                AccessEvent::of_decision(&property, &door, keys[d].public(), seq, at, &decision);
+            (d, seq, e.sign(&keys[d]).unwrap())
+        })
+        .collect();
+    let bytes: usize = signed.iter().map(|(_, _, s)| s.len()).sum();
+    println!(
+        "{events} events from {devices} devices, {} bytes each on average (signed in {:.1} s)",
+        bytes / events,
+        t0.elapsed().as_secs_f64()
+    );
+
+    let store = Arc::new(DeviceStore::open(dir.path()).unwrap());
+    let access = Arc::new(
+        AccessLogs::open(
+            dir.path(),
+            "bench.doorman.example/log",
+            AccessKey::from_seed([5; 32]),
+        )
+        .unwrap(),
+    );
+    let clock: doorman_store::Clock = Arc::new(SystemTime::now);
+    let ids: Vec<DeviceId> = (0..devices)
+        .map(|i| DeviceId::new(format!("dev_{i}")).unwrap())
+        .collect();
+
+    // Verify and store, 100 per upload message, as the server does.
+    let t = Instant::now();
+    let now = Timestamp::now();
+    for chunk in signed.chunks(100) {
+        let rows: Vec<DeviceEvent> = chunk
+            .iter()
+            .map(|(d, _, bytes)| {
+                let e = AccessEvent::verify(bytes, &keys[*d].public()).unwrap();
+                DeviceEvent {
+                    device: ids[*d].clone(),
+                    seq: e.seq,
+                    property: e.property.clone(),
+                    door: e.door.to_string(),
+                    at: e.at,
+                    allowed: e.is_allow(),
+                    reason: e.reason.map(|r| r.code().to_string()),
+                    carrier: e.carrier.clone(),
+                    unit: e.unit.clone(),
+                    delivery: e.delivery.clone(),
+                    pass: e.pass.as_ref().map(hex::encode),
+                    received_at: now,
+                    signed: bytes.clone(),
+                    log_index: None,
+                }
+            })
+            .collect();
+        store.record(&rows).unwrap();
+    }
+    let stored = t.elapsed().as_secs_f64();
+    println!(
+        "verified and stored: {:.0} events/s ({stored:.2} s)",
+        events as f64 / stored
+    );
+
+    // Into the access log.
+    let t = Instant::now();
+    let logged = doorman_server::devices::ingest::round(&store, &access, &clock).unwrap();
+    let ingested = t.elapsed().as_secs_f64();
+    assert_eq!(logged, events);
+    println!(
+        "appended to the access log: {:.0} events/s ({ingested:.2} s)",
+        events as f64 / ingested
+    );
+    println!(
+        "end to end (verify, store, log): {:.0} events/s",
+        events as f64 / (stored + ingested)
+    );
+    let log = access.log(&property).unwrap();
+    let cp = log.latest_checkpoint().unwrap().unwrap();
+    assert_eq!(cp.size, events as u64);
+}
