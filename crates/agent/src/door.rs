@@ -43,6 +43,23 @@ impl Relay for SimulatedRelay {
     }
 }
 
+/// The simulated relay of `doorman-agent run`: each pulse is a line `pulse <ms>` appended to
+/// a file (`relay-sim.log` in the state dir).
+#[derive(Debug, Clone)]
+pub struct FileRelay(pub std::path::PathBuf);
+
+impl Relay for FileRelay {
+    fn pulse(&mut self, ms: u32) -> Result<(), String> {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.0)
+            .and_then(|mut f| writeln!(f, "pulse {ms}"))
+            .map_err(|e| format!("{}: {e}", self.0.display()))
+    }
+}
+
 /// The most challenges outstanding at once; the oldest is dropped beyond it.
 pub const MAX_OPEN_CHALLENGES: usize = 64;
 

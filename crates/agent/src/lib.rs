@@ -29,6 +29,7 @@
 //! | `journal.log`, `journal.ack` | the decisions not yet acknowledged, and the last acknowledgement |
 
 pub mod door;
+pub mod embedded;
 pub mod fuzzing;
 pub mod journal;
 pub mod link;

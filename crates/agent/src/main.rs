@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use doorman_agent::door::Relay;
+use doorman_agent::door::{FileRelay, Relay};
 use doorman_agent::journal::{Journal, JournalLimits};
 use doorman_agent::link::{Core, LinkConfig, LinkEnd};
 use doorman_agent::{AgentError, StateDir};
@@ -155,23 +155,6 @@ fn print_activation(json: bool, verb: &str, a: &Activation) {
             a.consent.spec().not_after,
             a.property_key
         );
-    }
-}
-
-/// Writes each pulse to a file: the simulated relay of `run`.
-struct FileRelay(PathBuf);
-
-impl Relay for FileRelay {
-    fn pulse(&mut self, ms: u32) -> Result<(), String> {
-        use std::io::Write as _;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.0)
-            .and_then(|mut f| writeln!(f, "pulse {ms}"))
-            .map_err(|e| format!("{}: {e}", self.0.display()))?;
-        eprintln!("doorman-agent: relay pulse {ms} ms (simulated)");
-        Ok(())
     }
 }
 

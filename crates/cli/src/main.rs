@@ -40,6 +40,7 @@ use jiff::{SignedDuration, Timestamp};
 
 mod append;
 mod clock;
+mod demo;
 mod files;
 mod monitor;
 mod remote;
@@ -85,6 +86,9 @@ enum Command {
     /// Run the server: the control-plane API, the public log (C2SP tlog-tiles, proofs), the
     /// address lookup and the access logs, from a data dir (SQLite, no other service).
     Serve(serve::ServeArgs),
+    /// The whole system on the embedded default, playing a building's day: a server with its
+    /// MQTT broker, real door agents, the people, entries and refusals; then it keeps serving.
+    Demo(demo::DemoArgs),
     /// Check a public log from the outside, or append to one's own.
     #[command(subcommand)]
     Log(LogCmd),
@@ -504,6 +508,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Door(DoorCmd::Api(c)) => remote::door(c),
         Command::Remote(c) => remote::run(c),
         Command::Serve(a) => serve::run(a),
+        Command::Demo(a) => demo::run(a),
         Command::Log(LogCmd::Verify(a)) => verify::run(verify::VerifyOptions {
             url: a.url,
             key: a.key,

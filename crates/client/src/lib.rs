@@ -33,6 +33,9 @@ pub enum ClientError {
     /// The answer was not what the endpoint returns.
     #[error("{url}: unexpected response: {message}")]
     Decode { url: String, message: String },
+    /// The device's challenge could not be answered (not a challenge, not a pass).
+    #[error("cannot answer the door's challenge: {0}")]
+    Challenge(String),
 }
 
 impl ClientError {
@@ -591,6 +594,44 @@ impl Client {
                 segment(door)
             ),
             req,
+        )
+    }
+
+    /// The driver's whole online unlock: the door device's challenge, answered with the
+    /// driver's key over `pass` at `now` (the handset's clock), then the unlock.
+    pub fn unlock_as_driver(
+        &self,
+        property: &str,
+        door: &str,
+        pass: &str,
+        driver: &doorman_trust::SecretKey,
+        now: jiff::Timestamp,
+    ) -> Result<UnlockResponse> {
+        let c = self.door_challenge(property, door)?;
+        let challenge = doorman_device::messages::ChallengeView {
+            nonce: c.nonce.clone(),
+            issued_at: c.issued_at.clone(),
+            property: c.property.clone(),
+            door: c.door.clone(),
+            device_key: c.device_key.clone(),
+        }
+        .to_challenge()
+        .map_err(ClientError::Challenge)?;
+        let bytes = doorman_trust::token::decode(pass)
+            .map_err(|e| ClientError::Challenge(format!("the pass: {e}")))?;
+        let proof = challenge
+            .prove(driver, &bytes, now)
+            .map_err(|e| ClientError::Challenge(e.to_string()))?;
+        self.unlock(
+            property,
+            door,
+            &UnlockRequest {
+                device: c.device,
+                pass: pass.to_string(),
+                nonce: c.nonce,
+                presented_at: proof.presented_at.to_string(),
+                signature: hex::encode(proof.signature),
+            },
         )
     }
 

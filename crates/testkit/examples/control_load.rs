@@ -628,6 +628,7 @@ fn outcome<T>(
                 ClientError::Http { status, .. } => format!("HTTP {status}"),
                 ClientError::Transport { message, .. } => format!("transport: {message}"),
                 ClientError::Decode { message, .. } => format!("decode: {message}"),
+                ClientError::Challenge(message) => format!("challenge: {message}"),
             };
             let key = format!("{what}: {why}");
             *errors.lock().unwrap().entry(key).or_default() += 1;

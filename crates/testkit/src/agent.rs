@@ -2,15 +2,14 @@
 //! door, MQTT link) with a simulated relay and the test's clock, enrolled, approved and
 //! activated through the API like a real installation.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use doorman_agent::StateDir;
 use doorman_agent::door::SimulatedRelay;
+use doorman_agent::embedded::{EmbeddedLink, link_config};
 use doorman_agent::journal::{Journal, JournalLimits};
-use doorman_agent::link::{Core, LinkConfig, LinkEnd, run_link};
+use doorman_agent::link::{Core, LinkEnd};
 use doorman_proto::{ApproveRequest, CreateInstallationRequest};
 use doorman_trust::SecretKey;
 
@@ -43,8 +42,7 @@ pub struct TestAgent {
     clock: TestClock,
     heartbeat: Duration,
     broker: Option<String>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<LinkEnd>>,
+    link: Option<EmbeddedLink>,
 }
 
 impl std::fmt::Debug for TestAgent {
@@ -114,8 +112,7 @@ impl TestAgent {
             clock: server.clock.clone(),
             heartbeat: Duration::from_secs(1),
             broker: None,
-            stop: Arc::new(AtomicBool::new(false)),
-            thread: None,
+            link: None,
         };
         agent.start_link();
         agent
@@ -128,70 +125,38 @@ impl TestAgent {
 
     /// Starts the link thread (if not running).
     pub fn start_link(&mut self) {
-        if self.thread.is_some() {
+        if self.link.as_ref().is_some_and(EmbeddedLink::running) {
             return;
         }
-        let mut link = self
-            .core
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .activation
-            .link
-            .clone()
-            .expect("the bundle names the broker");
-        if let Some(b) = &self.broker {
-            link.broker = b.clone();
-        }
-        let config = LinkConfig {
-            link,
-            device: doorman_core::DeviceId::new(self.device_id.as_str()).expect("device id"),
-            key: self.key.clone(),
-            heartbeat: self.heartbeat,
-        };
-        self.stop = Arc::new(AtomicBool::new(false));
-        let (core, stop, log, clock) = (
-            Arc::clone(&self.core),
-            Arc::clone(&self.stop),
-            Arc::clone(&self.log),
-            self.clock.clone(),
-        );
-        let state = StateDir::new(self.state.path());
-        self.thread = Some(
-            std::thread::Builder::new()
-                .name(format!("agent-{}", self.device_id))
-                .spawn(move || {
-                    let now = move || clock.now();
-                    let mut fresh = || {
-                        let mut n = [0u8; 32];
-                        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut n);
-                        n
-                    };
-                    run_link(&config, &core, &state, &now, &mut fresh, &stop, &|line| {
-                        log.lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(line.to_string());
-                    })
-                })
-                .expect("the link thread"),
+        let config = link_config(
+            &self.state,
+            &self.core,
+            self.broker.as_deref(),
+            self.heartbeat,
+        )
+        .expect("the agent's identity")
+        .expect("the bundle names the broker");
+        let clock = self.clock.clone();
+        self.link = Some(
+            EmbeddedLink::start(
+                config,
+                Arc::clone(&self.core),
+                &self.state,
+                Arc::new(move || clock.now()),
+                Arc::clone(&self.log),
+            )
+            .expect("the link thread"),
         );
     }
 
     /// Stops the link thread (the agent keeps deciding offline) and says how it ended.
     pub fn stop_link(&mut self) -> Option<LinkEnd> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().and_then(|t| t.join().ok())
+        self.link.take().and_then(|mut l| l.stop())
     }
 
     /// Waits (at most `timeout`) for the link thread to end by itself (retired).
     pub fn wait_end(&mut self, timeout: Duration) -> Option<LinkEnd> {
-        let steps = timeout.as_millis() / 20;
-        for _ in 0..steps {
-            if self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
-                return self.thread.take().and_then(|t| t.join().ok());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.link.as_mut().and_then(|l| l.wait_end(timeout))
     }
 
     /// Decisions waiting in the journal.
@@ -240,32 +205,9 @@ impl TestAgent {
         pass: &str,
         driver: &SecretKey,
     ) -> Result<doorman_proto::UnlockResponse, crate::ClientError> {
-        let client = server.client();
-        let c = client.door_challenge(&b.property.id, door)?;
-        let challenge = doorman_device::messages::ChallengeView {
-            nonce: c.nonce.clone(),
-            issued_at: c.issued_at.clone(),
-            property: c.property.clone(),
-            door: c.door.clone(),
-            device_key: c.device_key.clone(),
-        }
-        .to_challenge()
-        .expect("a challenge");
-        let bytes = doorman_trust::token::decode(pass).expect("a pass");
-        let proof = challenge
-            .prove(driver, &bytes, server.clock.now())
-            .expect("a proof");
-        client.unlock(
-            &b.property.id,
-            door,
-            &doorman_proto::UnlockRequest {
-                device: c.device,
-                pass: pass.to_string(),
-                nonce: c.nonce,
-                presented_at: proof.presented_at.to_string(),
-                signature: hex::encode(proof.signature),
-            },
-        )
+        server
+            .client()
+            .unlock_as_driver(&b.property.id, door, pass, driver, server.clock.now())
     }
 }
 
