@@ -50,10 +50,12 @@ CREATE TABLE events (
     received_ms INTEGER NOT NULL,
     signed      BLOB NOT NULL,
     salt        BLOB,
-    log_index   INTEGER,
-    PRIMARY KEY (device, seq)
-) WITHOUT ROWID;
-CREATE INDEX events_unlogged ON events (property, received_ms) WHERE log_index IS NULL;
+    log_index   INTEGER
+);
+-- A rowid table: rows hold the signed event (about 650 bytes), which WITHOUT ROWID b-trees
+-- store poorly; (device, seq) is unique through its own index.
+CREATE UNIQUE INDEX events_by_device ON events (device, seq);
+CREATE INDEX events_unlogged ON events (received_ms) WHERE log_index IS NULL;
 CREATE INDEX events_by_property ON events (property, at_ms, device, seq);
 CREATE TABLE floors (
     property TEXT PRIMARY KEY,
@@ -213,7 +215,7 @@ impl DeviceStore {
         let conn = lock(&self.conn);
         let mut q = conn.prepare_cached(
             "SELECT device, seq, property, signed, salt FROM events WHERE log_index IS NULL
-             ORDER BY received_ms, device, seq LIMIT ?1",
+             ORDER BY received_ms, rowid LIMIT ?1",
         )?;
         let rows = q.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             Ok((

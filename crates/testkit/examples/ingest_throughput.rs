@@ -4,8 +4,10 @@
 //! and the ingester's rounds appending them to the property's access log (salts recorded,
 //! leaves appended, indexes marked, the log integrated and checkpointed).
 //!
-//! `cargo run --release -p doorman-testkit --example ingest_throughput -- [EVENTS] [DEVICES]`
-//! (default 200,000 events from 100 devices of one property).
+//! `cargo run --release -p doorman-testkit --example ingest_throughput -- [EVENTS] [DEVICES]
+//! [THREADS]` (default 200,000 events from 100 devices of one property, verified and stored by
+//! as many threads as cores: the server handles each upload message on its blocking pool, so
+//! messages of different devices are handled at once).
 
 #![allow(
     clippy::unwrap_used,
@@ -28,6 +30,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let events: usize = args.next().map_or(200_000, |a| a.parse().unwrap());
     let devices: usize = args.next().map_or(100, |a| a.parse().unwrap());
+    let threads: usize = args.next().map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |a| a.parse().unwrap(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let property = PropertyId::new("prop_bench").unwrap();
     let door = DoorId::new("street").unwrap();
@@ -73,37 +79,24 @@ fn main() {
         .map(|i| DeviceId::new(format!("dev_{i}")).unwrap())
         .collect();
 
-    // Verify and store, 100 per upload message, as the server does.
+    // Verify and store, 100 per upload message, as the server does, on `threads` threads.
     let t = Instant::now();
     let now = Timestamp::now();
-    for chunk in signed.chunks(100) {
-        let rows: Vec<DeviceEvent> = chunk
-            .iter()
-            .map(|(d, _, bytes)| {
-                let e = AccessEvent::verify(bytes, &keys[*d].public()).unwrap();
-                DeviceEvent {
-                    device: ids[*d].clone(),
-                    seq: e.seq,
-                    property: e.property.clone(),
-                    door: e.door.to_string(),
-                    at: e.at,
-                    allowed: e.is_allow(),
-                    reason: e.reason.map(|r| r.code().to_string()),
-                    carrier: e.carrier.clone(),
-                    unit: e.unit.clone(),
-                    delivery: e.delivery.clone(),
-                    pass: e.pass.as_ref().map(hex::encode),
-                    received_at: now,
-                    signed: bytes.clone(),
-                    log_index: None,
+    let messages: Vec<&[(usize, u64, Vec<u8>)]> = signed.chunks(100).collect();
+    let per_thread = messages.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for part in messages.chunks(per_thread) {
+            let (store, keys, ids) = (&store, &keys, &ids);
+            scope.spawn(move || {
+                for chunk in part {
+                    store_message(store, keys, ids, chunk, now);
                 }
-            })
-            .collect();
-        store.record(&rows).unwrap();
-    }
+            });
+        }
+    });
     let stored = t.elapsed().as_secs_f64();
     println!(
-        "verified and stored: {:.0} events/s ({stored:.2} s)",
+        "verified and stored ({threads} threads): {:.0} events/s ({stored:.2} s)",
         events as f64 / stored
     );
 
@@ -116,11 +109,87 @@ fn main() {
         "appended to the access log: {:.0} events/s ({ingested:.2} s)",
         events as f64 / ingested
     );
+
+    // Both at once, as in the server: the ingester thread logging while uploads are stored.
+    let dir2 = tempfile::tempdir().unwrap();
+    let store2 = Arc::new(DeviceStore::open(dir2.path()).unwrap());
+    let access2 = Arc::new(
+        AccessLogs::open(
+            dir2.path(),
+            "bench.doorman.example/log",
+            AccessKey::from_seed([5; 32]),
+        )
+        .unwrap(),
+    );
+    let kick = doorman_server::devices::ingest::Kick::default();
+    let ingester = doorman_server::devices::ingest::Ingester::spawn(
+        Arc::clone(&store2),
+        Arc::clone(&access2),
+        Arc::clone(&clock),
+        kick.clone(),
+    )
+    .unwrap();
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        for part in messages.chunks(per_thread) {
+            let (store, keys, ids, kick) = (&store2, &keys, &ids, &kick);
+            scope.spawn(move || {
+                for chunk in part {
+                    store_message(store, keys, ids, chunk, now);
+                    kick.kick();
+                }
+            });
+        }
+    });
+    let log2 = access2.log(&property).unwrap();
+    while log2
+        .latest_checkpoint()
+        .unwrap()
+        .is_none_or(|c| c.size < events as u64)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let pipeline = t.elapsed().as_secs_f64();
+    ingester.stop();
     println!(
-        "end to end (verify, store, log): {:.0} events/s",
-        events as f64 / (stored + ingested)
+        "uploads verified, stored and logged, concurrently: {:.0} events/s ({pipeline:.2} s)",
+        events as f64 / pipeline
     );
     let log = access.log(&property).unwrap();
     let cp = log.latest_checkpoint().unwrap().unwrap();
     assert_eq!(cp.size, events as u64);
+}
+
+/// One upload message: every event verified under its device key, then stored in one
+/// transaction.
+fn store_message(
+    store: &DeviceStore,
+    keys: &[SecretKey],
+    ids: &[DeviceId],
+    chunk: &[(usize, u64, Vec<u8>)],
+    now: Timestamp,
+) {
+    let rows: Vec<DeviceEvent> = chunk
+        .iter()
+        .map(|(d, _, bytes)| {
+            let e = AccessEvent::verify(bytes, &keys[*d].public()).unwrap();
+            DeviceEvent {
+                device: ids[*d].clone(),
+                seq: e.seq,
+                property: e.property.clone(),
+                door: e.door.to_string(),
+                at: e.at,
+                allowed: e.is_allow(),
+                reason: e.reason.map(|r| r.code().to_string()),
+                carrier: e.carrier.clone(),
+                unit: e.unit.clone(),
+                delivery: e.delivery.clone(),
+                pass: e.pass.as_ref().map(hex::encode),
+                received_at: now,
+                signed: bytes.clone(),
+                log_index: None,
+            }
+        })
+        .collect();
+    store.record(&rows).unwrap();
 }
