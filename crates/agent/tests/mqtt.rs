@@ -29,13 +29,10 @@ impl Drop for Running {
     }
 }
 
-#[test]
-fn the_agent_binary_serves_unlocks_forwarded_by_the_server() {
-    let server = TestServer::start();
-    let b = Building::new(&server);
-    let auth = b.authorize(&server);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
+/// Enrols `dev_bin` with the binary, files, approves and activates it; returns its state dir
+/// and the time to run it at.
+fn installed(server: &TestServer, b: &Building, dir: &Path) -> (std::path::PathBuf, String) {
+    let state = dir.join("state");
     let init = agent(
         &state,
         &[
@@ -70,7 +67,7 @@ fn the_agent_binary_serves_unlocks_forwarded_by_the_server() {
         .unwrap();
     server.wait_for_log(approved.consent.unwrap().log_index.unwrap() + 1);
     let bundle = b.installer.activation(&req.id).unwrap();
-    let path = dir.path().join("bundle.json");
+    let path = dir.join("bundle.json");
     std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
     let now = server.clock.now().to_string();
     let activated = agent(&state, &["activate", path.to_str().unwrap(), "--at", &now]);
@@ -79,7 +76,29 @@ fn the_agent_binary_serves_unlocks_forwarded_by_the_server() {
         "{}",
         String::from_utf8_lossy(&activated.stderr)
     );
+    (state, now)
+}
 
+fn wait_online(b: &Building, log: &dyn Fn() -> String) {
+    for _ in 0..400 {
+        if b.manager
+            .devices(&b.property.id)
+            .is_ok_and(|d| d.devices.iter().any(|d| d.device == "dev_bin" && d.online))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the agent did not come online: {}", log());
+}
+
+#[test]
+fn the_agent_binary_serves_unlocks_forwarded_by_the_server() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let (state, now) = installed(&server, &b, dir.path());
     let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
     let _run = Running(
         Command::new(env!("CARGO_BIN_EXE_doorman-agent"))
@@ -92,18 +111,7 @@ fn the_agent_binary_serves_unlocks_forwarded_by_the_server() {
             .unwrap(),
     );
     let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
-    let mut online = false;
-    for _ in 0..400 {
-        if b.manager
-            .devices(&b.property.id)
-            .is_ok_and(|d| d.devices.iter().any(|d| d.device == "dev_bin" && d.online))
-        {
-            online = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    assert!(online, "the agent did not come online: {}", agent_log());
+    wait_online(&b, &agent_log);
 
     let pass = b
         .carrier
@@ -135,4 +143,107 @@ fn the_agent_binary_serves_unlocks_forwarded_by_the_server() {
         "{}",
         agent_log()
     );
+}
+
+/// Decisions journaled by an agent that is then killed (SIGKILL) before it uploaded them are
+/// delivered, once each, by the next run.
+#[test]
+fn decisions_journaled_before_a_kill_are_delivered_after_the_restart() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let (state, now) = installed(&server, &b, dir.path());
+    let driver_key = dir.path().join("driver.key");
+    std::fs::write(&driver_key, b.driver_secret.to_pem().unwrap().as_bytes()).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&driver_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // Offline: no upload can happen; three entries at the door's reader.
+    let offline = Running(
+        Command::new(env!("CARGO_BIN_EXE_doorman-agent"))
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["run", "--offline", "--fixed-time", &now])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let socket = state.join("door.sock");
+    for _ in 0..200 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    for i in 0..3 {
+        let pass = b
+            .carrier
+            .mint_pass(&auth.id, &b.pass_request(&server, &format!("KILL-{i}")))
+            .unwrap()
+            .token;
+        let pass_file = dir.path().join(format!("pass-{i}"));
+        std::fs::write(&pass_file, &pass).unwrap();
+        let out = agent(
+            &state,
+            &[
+                "present",
+                "--pass",
+                pass_file.to_str().unwrap(),
+                "--driver-key",
+                driver_key.to_str().unwrap(),
+                "--fixed-time",
+                &now,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    drop(offline); // SIGKILL: the three decisions are only in the journal.
+    let pending = agent(&state, &["--json", "log"]);
+    assert_eq!(String::from_utf8_lossy(&pending.stdout).lines().count(), 3);
+
+    let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
+    let _run = Running(
+        Command::new(env!("CARGO_BIN_EXE_doorman-agent"))
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["run", "--fixed-time", &now, "--heartbeat-secs", "1"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
+    wait_online(&b, &agent_log);
+    let mut delivered = false;
+    for _ in 0..400 {
+        if b.manager.device_events(&b.property.id, "").is_ok_and(|e| {
+            e.events.len() == 3
+                && e.events
+                    .iter()
+                    .all(|e| e.log_index.is_some() && e.result == "allow")
+        }) {
+            delivered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(delivered, "not delivered: {}", agent_log());
+    // Acknowledged: the journal is empty.
+    let mut empty = false;
+    for _ in 0..200 {
+        let pending = agent(&state, &["--json", "log"]);
+        if pending.stdout.is_empty() {
+            empty = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(empty, "the journal was not trimmed: {}", agent_log());
 }

@@ -407,3 +407,44 @@ fn after_a_broker_restart_agents_reconnect_and_resync() {
     });
     eventually("an empty journal", || agent.pending() == 0);
 }
+
+/// A handset whose clock is off by more than the device's tolerance is refused with
+/// `clock_skew`, online as at the door; within the tolerance it opens.
+#[test]
+fn a_clock_beyond_the_tolerance_is_refused_with_its_reason() {
+    let (server, _m) = server_over(Broker::Embedded);
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let agent = TestAgent::install(&server, &b, "dev_skew", "street");
+    agent.wait_online(&b);
+    let skewed = server
+        .clock
+        .now()
+        .checked_add(jiff::SignedDuration::from_mins(10))
+        .unwrap();
+    let p = pass(&server, &b, &auth.id, "SKEW-1");
+    let r = server
+        .client()
+        .unlock_as_driver(&b.property.id, "street", &p, &b.driver_secret, skewed)
+        .unwrap();
+    assert_eq!(r.result, "deny");
+    let within = server
+        .clock
+        .now()
+        .checked_add(jiff::SignedDuration::from_secs(30))
+        .unwrap();
+    let p2 = pass(&server, &b, &auth.id, "SKEW-2");
+    let r2 = server
+        .client()
+        .unlock_as_driver(&b.property.id, "street", &p2, &b.driver_secret, within)
+        .unwrap();
+    assert_eq!(r2.result, "allow");
+    eventually("both decisions logged", || {
+        b.manager
+            .device_events(&b.property.id, "")
+            .is_ok_and(|e| e.events.len() == 2)
+    });
+    let events = b.manager.device_events(&b.property.id, "").unwrap();
+    assert_eq!(events.events[0].reason.as_deref(), Some("clock_skew"));
+    assert_eq!(events.events[1].result, "allow");
+}
