@@ -2,7 +2,12 @@
 //! approved and activated through the API, `run` connects by itself, a pass forwarded through
 //! the API opens the (simulated) relay, and the signed decision reaches the property's log.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
