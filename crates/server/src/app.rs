@@ -614,6 +614,15 @@ fn access_round(api: &Api, retention: Option<Duration>) {
             Ok(n) => eprintln!("doorman serve: redacted {n} access events past their retention"),
             Err(e) => eprintln!("doorman serve: redaction failed (retrying next round): {e}"),
         }
+        // The devices' copies of the same events (what the events API lists) go too.
+        let cutoff = jiff::Timestamp::try_from(older_than).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        match api.devices.store.redact(cutoff) {
+            Ok(0) => {}
+            Ok(n) => eprintln!("doorman serve: deleted {n} device events past their retention"),
+            Err(e) => eprintln!(
+                "doorman serve: deleting old device events failed (retrying next round): {e}"
+            ),
+        }
     }
 }
 

@@ -303,6 +303,17 @@ impl DeviceStore {
         Ok(())
     }
 
+    /// Deletes the logged events received before `older_than` (the retention period: their
+    /// openings in the access log are redacted by the same rule). Returns how many.
+    pub fn redact(&self, older_than: Timestamp) -> Result<u64, StoreError> {
+        let conn = lock(&self.conn);
+        let n = conn.execute(
+            "DELETE FROM events WHERE log_index IS NOT NULL AND received_ms < ?1",
+            [ms(older_than)],
+        )?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
     /// Whether `device`'s event `seq` is stored.
     pub fn stored(&self, device: &DeviceId, seq: u64) -> Result<bool, StoreError> {
         let conn = lock(&self.conn);
@@ -567,5 +578,9 @@ mod tests {
         assert_eq!(waiting[0].salt, Some(Salt::from_bytes([7; 32])));
         assert!(s.stored(&d, 2).unwrap());
         assert!(!s.stored(&d, 3).unwrap());
+        // Redaction deletes logged events only.
+        assert_eq!(s.redact(Timestamp::from_second(100).unwrap()).unwrap(), 1);
+        assert!(!s.stored(&d, 2).unwrap());
+        assert!(s.stored(&d, 1).unwrap());
     }
 }

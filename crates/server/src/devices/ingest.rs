@@ -184,3 +184,138 @@ impl Ingester {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use doorman_core::{DeviceId, PropertyId};
+    use doorman_store::{AccessKey, AccessLogs, DeviceEvent, DeviceStore};
+    use jiff::Timestamp;
+
+    use super::*;
+
+    fn setup() -> (
+        tempfile::TempDir,
+        DeviceStore,
+        AccessLogs,
+        Clock,
+        PropertyId,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeviceStore::open(dir.path()).unwrap();
+        let access =
+            AccessLogs::open(dir.path(), "t.example/log", AccessKey::from_seed([3; 32])).unwrap();
+        let clock: Clock = Arc::new(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000));
+        (
+            dir,
+            store,
+            access,
+            clock,
+            PropertyId::new("prop_1").unwrap(),
+        )
+    }
+
+    fn event(seq: u64) -> DeviceEvent {
+        DeviceEvent {
+            device: DeviceId::new("dev_1").unwrap(),
+            seq,
+            property: PropertyId::new("prop_1").unwrap(),
+            door: "street".into(),
+            at: Timestamp::from_second(1_796_000_000).unwrap(),
+            allowed: true,
+            reason: None,
+            carrier: None,
+            unit: None,
+            delivery: None,
+            pass: None,
+            received_at: Timestamp::from_second(1_796_000_001).unwrap(),
+            signed: format!("signed event {seq}").into_bytes(),
+            log_index: None,
+        }
+    }
+
+    /// A crash after the leaves were appended but before their indexes were recorded: the
+    /// next round finds them by their leaves and appends nothing twice; the events it had not
+    /// reached are appended once.
+    #[test]
+    fn a_round_interrupted_after_its_append_logs_nothing_twice() {
+        let (_dir, store, access, clock, property) = setup();
+        store
+            .record(&(1..=5).map(event).collect::<Vec<_>>())
+            .unwrap();
+        // What a round does up to its append, then "the crash" (no mark_logged).
+        let waiting = store.unlogged(3).unwrap();
+        let log = access.log(&property).unwrap();
+        let salts: Vec<Salt> = waiting.iter().map(|_| fresh_salt()).collect();
+        let floor = log.store_sequenced_size().unwrap();
+        let assign: Vec<_> = waiting
+            .iter()
+            .zip(&salts)
+            .map(|(e, s)| (&e.device, e.seq, s))
+            .collect();
+        store.assign_salts(&property, floor, &assign).unwrap();
+        let batch: Vec<(&[u8], Salt)> = waiting
+            .iter()
+            .zip(salts.iter().cloned())
+            .map(|(e, s)| (e.signed.as_slice(), s))
+            .collect();
+        log.append_batch_salted(&batch, clock()).unwrap();
+        assert_eq!(log.store_sequenced_size().unwrap(), 3);
+
+        // The restart's round.
+        assert_eq!(round(&store, &access, &clock).unwrap(), 5);
+        assert_eq!(
+            log.store_sequenced_size().unwrap(),
+            5,
+            "nothing appended twice"
+        );
+        assert!(store.unlogged(10).unwrap().is_empty());
+        let events = store
+            .events(&doorman_store::EventFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        let mut indexes: Vec<u64> = events.iter().filter_map(|e| e.log_index).collect();
+        indexes.sort_unstable();
+        assert_eq!(indexes, [0, 1, 2, 3, 4]);
+        // Each event opens its own leaf.
+        let read = log.read(0, 5).unwrap();
+        for e in &events {
+            let opened = &read[usize::try_from(e.log_index.unwrap()).unwrap()];
+            match &opened.opening {
+                doorman_store::Opening::Open { payload, .. } => assert_eq!(payload, &e.signed),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// A crash after the salts were recorded but before the append: the events are appended
+    /// (with fresh salts) by the next round, once.
+    #[test]
+    fn a_round_interrupted_before_its_append_logs_everything_once() {
+        let (_dir, store, access, clock, property) = setup();
+        store
+            .record(&(1..=4).map(event).collect::<Vec<_>>())
+            .unwrap();
+        let waiting = store.unlogged(10).unwrap();
+        let salts: Vec<Salt> = waiting.iter().map(|_| fresh_salt()).collect();
+        let assign: Vec<_> = waiting
+            .iter()
+            .zip(&salts)
+            .map(|(e, s)| (&e.device, e.seq, s))
+            .collect();
+        store.assign_salts(&property, 0, &assign).unwrap();
+        assert_eq!(round(&store, &access, &clock).unwrap(), 4);
+        let log = access.log(&property).unwrap();
+        assert_eq!(log.store_sequenced_size().unwrap(), 4);
+        assert!(store.unlogged(10).unwrap().is_empty());
+        // A second round has nothing to do.
+        assert_eq!(round(&store, &access, &clock).unwrap(), 0);
+        assert_eq!(log.store_sequenced_size().unwrap(), 4);
+    }
+}
