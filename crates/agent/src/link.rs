@@ -348,14 +348,21 @@ pub fn run_link(
     }
 }
 
-enum Handled {
+/// What a message from the server comes to.
+#[derive(Debug)]
+pub enum Handled {
+    /// Send this back.
     Reply(Up),
+    /// Stop serving: decommissioned, or the consent revoked.
     Retire(String),
     Nothing,
 }
 
+/// Handles one message from the device's `down` topic (the link's own handler; public for
+/// load tools that drive many doors from one process). `inflight` is the upload waiting for
+/// its acknowledgement.
 #[allow(clippy::too_many_arguments)]
-fn handle_down(
+pub fn handle_down(
     bytes: &[u8],
     device: &DeviceId,
     server_key: &doorman_trust::PublicKey,
