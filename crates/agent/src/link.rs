@@ -223,11 +223,20 @@ pub fn run_link(
     options.set_clean_session(true);
     options.set_max_packet_size(MAX_MESSAGE_BYTES + 1024, MAX_MESSAGE_BYTES + 1024);
     let (client, mut connection) = Client::new(options, 64);
+    // Small request/answer messages: no Nagle delay on the device's answers.
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    connection.eventloop.set_network_options(net);
     let up = match doorman_device::messages::up_topic(&config.device) {
         Ok(t) => t,
         Err(_) => return LinkEnd::Stopped,
     };
     let send = |body: Up| -> bool {
+        let qos = if doorman_device::messages::at_most_once_up(&body) {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
         let signed = Message {
             device: config.device.clone(),
             at: now(),
@@ -235,9 +244,7 @@ pub fn run_link(
         }
         .sign(key);
         match signed {
-            Ok(bytes) => client
-                .try_publish(up.clone(), QoS::AtLeastOnce, false, bytes)
-                .is_ok(),
+            Ok(bytes) => client.try_publish(up.clone(), qos, false, bytes).is_ok(),
             Err(e) => {
                 report(&format!("cannot sign a message: {e}"));
                 false

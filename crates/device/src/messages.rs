@@ -65,6 +65,24 @@ pub const MAX_REQUEST_ID: usize = 64;
 /// The payload version.
 pub const MESSAGE_VERSION: u64 = 1;
 
+/// Whether a message is sent at most once (MQTT QoS 0) rather than at least once (QoS 1):
+/// the requests of an unlock and their answers. They are waited for by someone with a
+/// timeout, so a lost one is a retry, and sending them without broker acknowledgements keeps
+/// them from queueing behind one (an acknowledgement still in flight holds the next small
+/// packet back under Nagle's algorithm, about 40 ms on Linux). Events, acknowledgements,
+/// status and state go at least once.
+pub fn at_most_once_up(body: &Up) -> bool {
+    matches!(
+        body,
+        Up::Challenge { .. } | Up::Decision { .. } | Up::Refused { .. }
+    )
+}
+
+/// See [`at_most_once_up`].
+pub fn at_most_once_down(body: &Down) -> bool {
+    matches!(body, Down::ChallengeRequest { .. } | Down::Unlock { .. })
+}
+
 const UP_DOMAIN: &[u8] = b"doorman/device-up/v1\n";
 const DOWN_DOMAIN: &[u8] = b"doorman/device-down/v1\n";
 

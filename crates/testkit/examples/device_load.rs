@@ -19,7 +19,8 @@
 //! agent's own message handler; the tool then runs an open-loop load of unlocks — challenge,
 //! then the pass with the driver's answer — at `rate` per second, each on a fresh pass for a
 //! random door, and reports the round-trip latency of the unlock step (API → broker → agent →
-//! signed decision → API), and of both steps.
+//! signed decision → API), and of both steps. `DEVICE_LOAD_DIR=/dev/shm` puts the doors'
+//! journals on tmpfs.
 
 #![allow(
     clippy::unwrap_used,
@@ -422,8 +423,13 @@ fn unlock(a: &Args) {
     let keys = doorman_server::devices::DeviceKeys::load_or_create(&server.dir.path().join("data"))
         .unwrap()
         .0;
-    // Real doors: each activated from its bundle, with its own journal.
-    let work = tempfile::tempdir().unwrap();
+    // Real doors: each activated from its bundle, with its own journal (under
+    // $DEVICE_LOAD_DIR if set: one disk shared by every simulated door is not one box per door,
+    // so /dev/shm separates the journal's fsync from the messaging path).
+    let work = match std::env::var_os("DEVICE_LOAD_DIR") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -436,7 +442,15 @@ fn unlock(a: &Args) {
     for (i, (id, key, installation, _)) in devs.iter().enumerate() {
         let state = doorman_agent::StateDir::new(work.path().join(format!("a{i}")));
         std::fs::create_dir_all(state.path()).unwrap();
-        let bundle = serde_json::to_vec(&cast.installer.activation(installation).unwrap()).unwrap();
+        let mut bundle = None;
+        for _ in 0..400 {
+            bundle = cast.installer.activation(installation).ok();
+            if bundle.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let bundle = serde_json::to_vec(&bundle.expect("an activation bundle")).unwrap();
         let activation =
             doorman_device::verify_activation(&bundle, &key.public(), &log_key, wall()).unwrap();
         let journal = doorman_agent::journal::Journal::open(
@@ -453,6 +467,9 @@ fn unlock(a: &Args) {
         let server_key = activation.config.server_key;
         let (client, mut eventloop) =
             rumqttc::AsyncClient::new(options(id, &host, port, keys.password(id.as_str())), 64);
+        let mut net = rumqttc::NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        eventloop.set_network_options(net);
         let (id, key, connected) = (id.clone(), key.clone(), Arc::clone(&connected));
         runtime.spawn(async move {
             let up = up_topic(&id).unwrap();
@@ -507,6 +524,12 @@ fn unlock(a: &Args) {
                         });
                         inflight = fl;
                         if let doorman_agent::link::Handled::Reply(body) = handled {
+                            // As the agent does (docs/mqtt.md): answers at most once.
+                            let qos = if doorman_device::messages::at_most_once_up(&body) {
+                                rumqttc::QoS::AtMostOnce
+                            } else {
+                                rumqttc::QoS::AtLeastOnce
+                            };
                             let bytes = Message {
                                 device: id.clone(),
                                 at: wall(),
@@ -514,9 +537,7 @@ fn unlock(a: &Args) {
                             }
                             .sign(&key)
                             .unwrap();
-                            let _ = client
-                                .publish(up.clone(), rumqttc::QoS::AtLeastOnce, false, bytes)
-                                .await;
+                            let _ = client.publish(up.clone(), qos, false, bytes).await;
                         }
                     }
                     Ok(_) => {}

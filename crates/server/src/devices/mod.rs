@@ -341,6 +341,11 @@ impl Devices {
     async fn send(&self, device: &DeviceId, body: Down) -> Result<(), String> {
         let client = self.client().ok_or("device messaging is off")?;
         let topic = down_topic(device).map_err(|e| e.to_string())?;
+        let qos = if doorman_device::messages::at_most_once_down(&body) {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
         let bytes = Message {
             device: device.clone(),
             at: self.now(),
@@ -349,7 +354,7 @@ impl Devices {
         .sign(self.keys.signer())
         .map_err(|e| e.to_string())?;
         client
-            .publish(topic, QoS::AtLeastOnce, false, bytes)
+            .publish(topic, qos, false, bytes)
             .await
             .map_err(|e| e.to_string())
     }
@@ -600,21 +605,12 @@ impl Devices {
                     | Up::Refused { request, .. } => request.clone(),
                     _ => String::new(),
                 };
-                if let Up::Decision { event, .. } = &reply {
-                    let me = Arc::clone(&self);
-                    let info2 = info.clone();
-                    let event = event.clone();
-                    let _ = tokio::task::spawn_blocking(move || {
-                        let (rows, _) = me.verify_events(&info2, &[event], now);
-                        if let Err(e) = me.record(&rows) {
-                            eprintln!(
-                                "doorman serve: storing a decision of {} failed: {e}",
-                                info2.device
-                            );
-                        }
-                    })
-                    .await;
-                }
+                // The waiting request first: storing the event (a synced commit) must not delay
+                // the driver's answer; the device uploads it again from its journal anyway.
+                let decided = match &reply {
+                    Up::Decision { event, .. } => Some(event.clone()),
+                    _ => None,
+                };
                 match lock(&self.pending).remove(&request) {
                     Some(tx) => {
                         let _ = tx.send(reply);
@@ -683,6 +679,11 @@ async fn run_link(
     let max = doorman_device::messages::MAX_MESSAGE_BYTES + 1024;
     options.set_max_packet_size(max, max);
     let (client, mut eventloop) = AsyncClient::new(options, 1024);
+    // Small request/answer messages: without TCP_NODELAY, Nagle's algorithm and delayed
+    // acknowledgements add tens of milliseconds to each unlock.
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    eventloop.set_network_options(net);
     *lock(&devices.client) = Some(client.clone());
     let mut failures: u32 = 0;
     let mut dynsec = Dynsec::new(&username);
