@@ -622,6 +622,20 @@ impl Devices {
                         ),
                     ),
                 }
+                if let Some(event) = decided {
+                    let me = Arc::clone(&self);
+                    let info2 = info.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let (rows, _) = me.verify_events(&info2, &[event], now);
+                        if let Err(e) = me.record(&rows) {
+                            eprintln!(
+                                "doorman serve: storing a decision of {} failed: {e}",
+                                info2.device
+                            );
+                        }
+                    })
+                    .await;
+                }
             }
         }
     }
