@@ -118,6 +118,39 @@ pub struct Enrolment {
     pub short_code: String,
 }
 
+impl Enrolment {
+    /// What the QR code holds: the enrolment as compact JSON, for the installer's app to
+    /// scan instead of typing the key.
+    pub fn qr_payload(&self) -> String {
+        serde_json::json!({
+            "doorman_enrolment": 1,
+            "device_id": self.device_id,
+            "device_key": self.device_key,
+            "short_code": self.short_code,
+        })
+        .to_string()
+    }
+
+    /// The QR code of [`Enrolment::qr_payload`], drawn with Unicode half blocks (two rows of
+    /// modules per line), light on dark as terminals usually show it; `None` if it can't be
+    /// encoded (it always fits: the payload is about 150 bytes).
+    pub fn qr(&self) -> Option<String> {
+        use qrcode::render::unicode::Dense1x2;
+        let code = qrcode::QrCode::with_error_correction_level(
+            self.qr_payload().as_bytes(),
+            qrcode::EcLevel::M,
+        )
+        .ok()?;
+        Some(
+            code.render::<Dense1x2>()
+                .dark_color(Dense1x2::Light)
+                .light_color(Dense1x2::Dark)
+                .quiet_zone(true)
+                .build(),
+        )
+    }
+}
+
 impl std::fmt::Display for Enrolment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "device id:  {}", self.device_id)?;
@@ -364,5 +397,25 @@ impl StateDir {
     pub fn identity_keys(&self) -> Result<(String, SecretKey), AgentError> {
         let (identity, key, _) = self.identity()?;
         Ok((identity.device_id, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_qr_code_holds_the_enrolment_as_json() {
+        let e = Enrolment {
+            device_id: "dev_1".into(),
+            device_key: "ed25519/00".into(),
+            short_code: "1234-5678".into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&e.qr_payload()).unwrap();
+        assert_eq!(v["doorman_enrolment"], 1);
+        assert_eq!(v["device_id"], "dev_1");
+        assert_eq!(v["device_key"], "ed25519/00");
+        assert_eq!(v["short_code"], "1234-5678");
+        assert!(e.qr().is_some_and(|q| q.lines().count() > 10));
     }
 }

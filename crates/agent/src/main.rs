@@ -349,6 +349,9 @@ fn run(cli: &Cli) -> Result<(), AgentError> {
                 println!("{}", serde_json::json!(e));
             } else {
                 println!("{e}");
+                if let Some(qr) = e.qr() {
+                    println!("\n{qr}");
+                }
                 eprintln!(
                     "doorman-agent: give the installer these (doorman installation request --device-id {} --device-pub {})",
                     e.device_id, e.device_key
@@ -361,6 +364,9 @@ fn run(cli: &Cli) -> Result<(), AgentError> {
                 println!("{}", serde_json::json!(e));
             } else {
                 println!("{e}");
+                if let Some(qr) = e.qr() {
+                    println!("\n{qr}");
+                }
             }
         }
         Command::Activate { bundle, at } => {

@@ -43,6 +43,19 @@ fn first_start_enrols_and_a_logged_consent_activates() {
     let text = stdout(&init);
     assert!(text.contains("device id:  dev_"), "{text}");
     assert!(text.contains("device key: ed25519/"), "{text}");
+    // The QR code of the same data, drawn in half blocks below it: square, dozens of lines.
+    let qr: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains('\u{2588}') || l.contains('\u{2580}') || l.contains('\u{2584}'))
+        .collect();
+    assert!(qr.len() >= 15, "no QR code under the enrolment:\n{text}");
+    let width = qr[0].chars().count();
+    assert!(qr.iter().all(|l| l.chars().count() == width), "{text}");
+    assert!(
+        (width / 2).abs_diff(qr.len()) <= 2,
+        "not square: {width} x {}",
+        qr.len()
+    );
     let mode = std::fs::metadata(state.join("device.key"))
         .unwrap()
         .permissions()
