@@ -725,6 +725,18 @@ impl Client {
         )
     }
 
+    /// Takes the device off its door for good (consent revoked, `device_decommissioned`
+    /// logged, the device told to stop).
+    pub fn decommission(&self, id: &str, reason: &str) -> Result<InstallationView> {
+        self.send(
+            "POST",
+            &format!("/api/v1/installations/{}/decommission", segment(id)),
+            &ReasonRequest {
+                reason: reason.to_string(),
+            },
+        )
+    }
+
     pub fn revoke_consent(&self, id: &str, reason: &str) -> Result<InstallationView> {
         self.send(
             "POST",

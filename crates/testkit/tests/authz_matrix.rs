@@ -663,6 +663,13 @@ fn rows(b: &Building, server: &TestServer, ids: &BTreeMap<&'static str, String>)
         ),
         row(
             "POST",
+            format!("/api/v1/installations/{}/decommission", ids["R2"]),
+            Some(json!({"reason": "device_removed"})),
+            P_ADMIN.to_vec(),
+            I_MEMBERS.to_vec(),
+        ),
+        row(
+            "POST",
             format!("/api/v1/authorizations/{}/revoke", ids["A2"]),
             Some(json!({"reason": "contract_ended"})),
             P_ADMIN.to_vec(),

@@ -448,3 +448,64 @@ fn a_clock_beyond_the_tolerance_is_refused_with_its_reason() {
     assert_eq!(events.events[0].reason.as_deref(), Some("clock_skew"));
     assert_eq!(events.events[1].result, "allow");
 }
+
+/// Decommissioning reaches the online agent: it stops serving, uploads what it holds and
+/// forgets its activation; `device_decommissioned` is in the public log.
+#[test]
+fn a_decommissioned_device_stops_and_forgets_its_activation() {
+    let (server, _m) = server_over(Broker::Embedded);
+    let b = Building::new(&server);
+    let mut agent = TestAgent::install(&server, &b, "dev_gone", "street");
+    agent.wait_online(&b);
+    let done = b
+        .manager
+        .decommission(&agent.installation, "device_removed")
+        .unwrap();
+    assert_eq!(done.status, "revoked");
+    let end = agent.wait_end(Duration::from_secs(10));
+    assert!(
+        matches!(&end, Some(LinkEnd::Retired(why)) if why.contains("decommissioned") || why.contains("revoked")),
+        "{end:?}; log: {:?}",
+        agent.log.lock().unwrap()
+    );
+    assert!(
+        agent
+            .state
+            .activation(server.clock.now())
+            .unwrap()
+            .is_none()
+    );
+    // In the public log, for every monitor of the address.
+    let found = server
+        .client()
+        .raw(
+            "GET",
+            &format!(
+                "/public/v1/installations?address={}",
+                "12%20Main%20Street%2C%20Springfield"
+            ),
+            None,
+            None,
+        )
+        .unwrap();
+    eventually("device_decommissioned in the public log", || {
+        server
+            .client()
+            .raw(
+                "GET",
+                "/public/v1/installations?address=12%20Main%20Street%2C%20Springfield",
+                None,
+                None,
+            )
+            .is_ok_and(|r| String::from_utf8_lossy(&r.body).contains("device_decommissioned"))
+    });
+    assert_eq!(found.status, 200);
+    // Twice is refused.
+    assert_eq!(
+        code(
+            b.manager
+                .decommission(&agent.installation, "device_removed")
+        ),
+        "already_revoked"
+    );
+}

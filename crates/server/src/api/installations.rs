@@ -496,6 +496,30 @@ pub(crate) async fn revoke(
     p: Params,
     Body(req): Body<ReasonRequest>,
 ) -> Result<Json<InstallationView>, ApiError> {
+    end_consent(api, creds, p, req, false).await
+}
+
+/// Take the device off its door for good: its consent is revoked (the revocation list pushed
+/// to it names it), `device_decommissioned` goes to the public log, and the device is told to
+/// stop and forget its activation (docs/mqtt.md).
+#[utoipa::path(post, path = "/api/v1/installations/{installation}/decommission", tag = "installations", params(("installation" = String, Path)), request_body = ReasonRequest,
+    responses((status = 200, body = InstallationView), (status = "4XX", body = doorman_proto::Problem)), security(("bearer" = [])))]
+pub(crate) async fn decommission(
+    State(api): State<Shared>,
+    creds: Credentials,
+    p: Params,
+    Body(req): Body<ReasonRequest>,
+) -> Result<Json<InstallationView>, ApiError> {
+    end_consent(api, creds, p, req, true).await
+}
+
+async fn end_consent(
+    api: Shared,
+    creds: Credentials,
+    p: Params,
+    req: ReasonRequest,
+    decommission: bool,
+) -> Result<Json<InstallationView>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
         let (i, prop) = installation_for(api, &who, p.get(0), Action::RevokeConsent)?;
@@ -521,13 +545,23 @@ pub(crate) async fn revoke(
             ));
         }
         let now = whole_seconds(api.now());
-        let entry = PublicEntry::ConsentRevoked {
-            at: now.to_string(),
-            property: prop.id.to_string(),
-            door: i.door.to_string(),
-            device: i.device.to_string(),
-            revocation_id: hex::encode(&consent.revocation_id),
-            reason: reason.clone(),
+        let entry = if decommission {
+            PublicEntry::DeviceDecommissioned {
+                at: now.to_string(),
+                property: prop.id.to_string(),
+                door: i.door.to_string(),
+                device: i.device.to_string(),
+                reason: reason.clone(),
+            }
+        } else {
+            PublicEntry::ConsentRevoked {
+                at: now.to_string(),
+                property: prop.id.to_string(),
+                door: i.door.to_string(),
+                device: i.device.to_string(),
+                revocation_id: hex::encode(&consent.revocation_id),
+                reason: reason.clone(),
+            }
         };
         let out = OutboxEntry {
             target: LogTarget::Public,
@@ -565,9 +599,19 @@ pub(crate) async fn revoke(
         }
         api.devices.directory.invalidate();
         state_docs::issue(api, &prop.id, false);
+        if decommission {
+            api.devices
+                .decommission(i.device.clone(), reason_text(&done));
+        }
         view(api, &done).map(Json)
     })
     .await
+}
+
+fn reason_text(i: &Installation) -> String {
+    i.revocation
+        .as_ref()
+        .map_or_else(|| "decommissioned".to_string(), |d| d.note.clone())
 }
 
 /// The public log entry at `index` with its proof under checkpoint `cp`.

@@ -363,6 +363,10 @@ pub fn api_router(api: Arc<Api>) -> Router {
             post(installations::revoke),
         )
         .route(
+            "/api/v1/installations/{installation}/decommission",
+            post(installations::decommission),
+        )
+        .route(
             "/api/v1/installations/{installation}/activation",
             get(installations::activation),
         )

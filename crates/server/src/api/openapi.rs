@@ -59,6 +59,7 @@ impl Modify for Bearer {
         super::installations::approve,
         super::installations::reject,
         super::installations::revoke,
+        super::installations::decommission,
         super::orgs::list,
         super::orgs::create,
         super::orgs::show,
