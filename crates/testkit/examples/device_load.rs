@@ -41,10 +41,10 @@ use doorman_client::Client;
 use doorman_core::DeviceId;
 use doorman_device::messages::{Message, Status, Up, down_topic, up_topic};
 use doorman_proto::*;
+
+use doorman_testkit::remote::RemoteCast;
 use doorman_trust::SecretKey;
 use jiff::{SignedDuration, Timestamp};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 struct Args {
     mode: String,
@@ -138,91 +138,9 @@ fn vm(pid: u32) -> String {
     format!("VmRSS {} VmHWM {}", field("VmRSS:"), field("VmHWM:"))
 }
 
-struct Cast {
-    url: String,
-    manager: Client,
-    installer: Client,
-    carrier: Client,
-    carrier_org: String,
-    driver: SecretKey,
-    driver_id: String,
-    property: String,
-}
-
-fn setup(server: &Server) -> Cast {
-    let anon = Client::new(&server.url);
-    let op = anon
-        .setup(&SetupRequest {
-            code: server.code.clone(),
-            org_name: "Ops".into(),
-            email: "op@load.example".into(),
-            name: "Op".into(),
-            password: PASSWORD.into(),
-        })
-        .unwrap();
-    let operator = anon.with_token(op.token);
-    let sign_up = |kind: &str, org: &str, email: &str| {
-        let s = anon
-            .signup(&SignupRequest {
-                org_kind: kind.into(),
-                org_name: org.into(),
-                email: email.into(),
-                name: org.into(),
-                password: PASSWORD.into(),
-            })
-            .unwrap();
-        (anon.with_token(s.token), s.me.memberships[0].org.clone())
-    };
-    let (owner, owner_org) = sign_up("property", "Load Co-op", "owner@load.example");
-    let claimed = owner
-        .claim_property(&ClaimPropertyRequest {
-            org: owner_org,
-            name: "Load tower".into(),
-            address: "1 Load Street, Springfield".into(),
-            time_zone: "Europe/Paris".into(),
-            custody: "custodial".into(),
-            public_key: None,
-        })
-        .unwrap();
-    let property = operator.verify_property(&claimed.id, "checked").unwrap().id;
-    owner.add_unit(&property, "1A").unwrap();
-    let (installer, _) = sign_up("installer", "Load Installers", "i@load.example");
-    let (carrier, carrier_org) = sign_up("carrier", "Load Parcel", "c@load.example");
-    carrier
-        .set_carrier_key(
-            &carrier_org,
-            &CarrierKeyRequest {
-                public_key: None,
-                custodial: true,
-            },
-        )
-        .unwrap();
-    let driver = SecretKey::generate(&mut rand::rngs::OsRng);
-    let driver_id = carrier
-        .add_driver(
-            &carrier_org,
-            &CreateDriverRequest {
-                name: "Driver".into(),
-                public_key: driver.public().to_string(),
-            },
-        )
-        .unwrap()
-        .id;
-    Cast {
-        url: server.url.clone(),
-        manager: owner,
-        installer,
-        carrier,
-        carrier_org,
-        driver,
-        driver_id,
-        property,
-    }
-}
-
 /// One approved device per door, `threads` at a time; returns (id, key, installation, authorization).
 fn devices(
-    cast: &Cast,
+    cast: &RemoteCast,
     n: usize,
     authorize: bool,
 ) -> Vec<(DeviceId, SecretKey, String, Option<String>)> {
@@ -286,7 +204,7 @@ fn devices(
     v.into_iter().map(|(_, a, b, c, d)| (a, b, c, d)).collect()
 }
 
-fn broker_of(cast: &Cast, installation: &str) -> (String, u16) {
+fn broker_of(cast: &RemoteCast, installation: &str) -> (String, u16) {
     let mut bundle = None;
     for _ in 0..200 {
         bundle = cast.installer.activation(installation).ok();
@@ -312,7 +230,7 @@ fn connect(a: &Args) {
     let server = serve(&a.bin);
     let pid = server.child.id();
     println!("server after start: {}", vm(pid));
-    let cast = setup(&server);
+    let cast = RemoteCast::setup(&server.url, &server.code);
     let devs = devices(&cast, a.devices, false);
     let (host, port) = broker_of(&cast, &devs[0].2);
     let keys = doorman_server::devices::DeviceKeys::load_or_create(&server.dir.path().join("data"))
@@ -417,7 +335,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 fn unlock(a: &Args) {
     let server = serve(&a.bin);
     let pid = server.child.id();
-    let cast = setup(&server);
+    let cast = RemoteCast::setup(&server.url, &server.code);
     let devs = devices(&cast, a.devices, true);
     let (host, port) = broker_of(&cast, &devs[0].2);
     let keys = doorman_server::devices::DeviceKeys::load_or_create(&server.dir.path().join("data"))
@@ -703,7 +621,7 @@ fn unlock(a: &Args) {
     println!("server: {}", vm(pid));
 }
 
-fn cast_log_key(cast: &Cast) -> doorman_tlog::NoteVerifier {
+fn cast_log_key(cast: &RemoteCast) -> doorman_tlog::NoteVerifier {
     let key = Client::new(&cast.url)
         .raw("GET", "/log/key", None, None)
         .unwrap()

@@ -13,6 +13,7 @@
 
 pub mod agent;
 pub mod mosquitto;
+pub mod remote;
 
 pub use agent::TestAgent;
 pub use mosquitto::Mosquitto;
