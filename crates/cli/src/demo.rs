@@ -497,7 +497,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             doors: vec!["street".to_string()],
             schedule: bolt_schedule.clone(),
             daily_cap: Some(50),
-            not_before: None,
+            // From a day ago, as Acme's: passes minted below start at `now`, which the
+            // server's clock may already have passed when it stamps the authorization.
+            not_before: Some(now.checked_sub(hours(24))?),
             not_after: now.checked_add(hours(24 * 365))?,
             max_pass_duration: None,
             authorization: None,
