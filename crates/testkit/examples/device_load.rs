@@ -6,6 +6,9 @@
 //! device_load unlock  --bin target/release/doorman --devices 1000 --rate 200 --duration 30
 //! ```
 //!
+//! `--broker mosquitto` runs the machine's Mosquitto with the shipped configuration
+//! (`deploy/mosquitto`, dynamic security) instead of the embedded broker.
+//!
 //! Both first set up a building through the API and approve one installation per simulated
 //! device (device `load-<i>` on its own door `d<i>`). Device passwords come from the server's
 //! `devices.key` (what activation bundles carry).
@@ -49,6 +52,7 @@ use jiff::{SignedDuration, Timestamp};
 struct Args {
     mode: String,
     bin: String,
+    broker: String,
     devices: usize,
     rate: f64,
     duration: f64,
@@ -60,6 +64,7 @@ fn args() -> Args {
     let mut out = Args {
         mode,
         bin: "target/release/doorman".to_string(),
+        broker: "embedded".to_string(),
         devices: 1000,
         rate: 200.0,
         duration: 30.0,
@@ -68,6 +73,7 @@ fn args() -> Args {
         let v = a.next().expect("a value");
         match k.as_str() {
             "--bin" => out.bin = v,
+            "--broker" => out.broker = v,
             "--devices" => out.devices = v.parse().unwrap(),
             "--rate" => out.rate = v.parse().unwrap(),
             "--duration" => out.duration = v.parse().unwrap(),
@@ -86,6 +92,8 @@ struct Server {
     url: String,
     code: String,
     dir: tempfile::TempDir,
+    /// The broker, with `--broker mosquitto` (kept running as long as the server).
+    _mosquitto: Option<doorman_testkit::Mosquitto>,
 }
 
 impl Drop for Server {
@@ -95,12 +103,26 @@ impl Drop for Server {
     }
 }
 
-fn serve(bin: &str) -> Server {
+fn serve(bin: &str, broker: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
-        .args(["--checkpoint-interval", "200ms"])
+        .args(["--checkpoint-interval", "200ms"]);
+    let mosquitto = match broker {
+        "embedded" => None,
+        "mosquitto" => {
+            // The shipped configuration (deploy/mosquitto) on a free port.
+            let m = doorman_testkit::Mosquitto::start();
+            command
+                .args(["--device-broker", &m.addr, "--broker-dynsec", "true"])
+                .env("DOORMAN_BROKER_PASSWORD", &m.password);
+            Some(m)
+        }
+        other => panic!("--broker embedded or mosquitto, not {other}"),
+    };
+    let mut child = command
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -124,6 +146,7 @@ fn serve(bin: &str) -> Server {
         url: url.expect("the server's URL"),
         code: code.expect("the setup code"),
         dir,
+        _mosquitto: mosquitto,
     }
 }
 
@@ -227,7 +250,7 @@ fn options(device: &DeviceId, host: &str, port: u16, password: String) -> rumqtt
 }
 
 fn connect(a: &Args) {
-    let server = serve(&a.bin);
+    let server = serve(&a.bin, &a.broker);
     let pid = server.child.id();
     println!("server after start: {}", vm(pid));
     let cast = RemoteCast::setup(&server.url, &server.code);
@@ -333,7 +356,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn unlock(a: &Args) {
-    let server = serve(&a.bin);
+    let server = serve(&a.bin, &a.broker);
     let pid = server.child.id();
     let cast = RemoteCast::setup(&server.url, &server.code);
     let devs = devices(&cast, a.devices, true);
