@@ -173,22 +173,7 @@ fn store_message(
         .iter()
         .map(|(d, _, bytes)| {
             let e = AccessEvent::verify(bytes, &keys[*d].public()).unwrap();
-            DeviceEvent {
-                device: ids[*d].clone(),
-                seq: e.seq,
-                property: e.property.clone(),
-                door: e.door.to_string(),
-                at: e.at,
-                allowed: e.is_allow(),
-                reason: e.reason.map(|r| r.code().to_string()),
-                carrier: e.carrier.clone(),
-                unit: e.unit.clone(),
-                delivery: e.delivery.clone(),
-                pass: e.pass.as_ref().map(hex::encode),
-                received_at: now,
-                signed: bytes.clone(),
-                log_index: None,
-            }
+            doorman_server::devices::stored_event(&ids[*d], &e, bytes, now)
         })
         .collect();
     store.record(&rows).unwrap();

@@ -229,6 +229,31 @@ impl Directory {
     }
 }
 
+/// The stored form of a verified event from `device`, received at `now`.
+pub fn stored_event(
+    device: &DeviceId,
+    e: &AccessEvent,
+    signed: &[u8],
+    now: Timestamp,
+) -> DeviceEvent {
+    DeviceEvent {
+        device: device.clone(),
+        seq: e.seq,
+        property: e.property.clone(),
+        door: e.door.to_string(),
+        at: e.at,
+        allowed: e.is_allow(),
+        reason: e.reason.map(|r| r.code().to_string()),
+        carrier: e.carrier.clone(),
+        unit: e.unit.clone(),
+        delivery: e.delivery.clone(),
+        pass: e.pass.as_ref().map(hex::encode),
+        received_at: now,
+        signed: signed.to_vec(),
+        log_index: None,
+    }
+}
+
 /// What a device answered to a request forwarded from the API.
 pub type Reply = Up;
 
@@ -472,22 +497,7 @@ impl Devices {
                 ),
                 Ok(e) => {
                     upto = upto.max(Some(e.seq));
-                    rows.push(DeviceEvent {
-                        device: info.device.clone(),
-                        seq: e.seq,
-                        property: e.property.clone(),
-                        door: e.door.to_string(),
-                        at: e.at,
-                        allowed: e.is_allow(),
-                        reason: e.reason.map(|r| r.code().to_string()),
-                        carrier: e.carrier.clone(),
-                        unit: e.unit.clone(),
-                        delivery: e.delivery.clone(),
-                        pass: e.pass.as_ref().map(hex::encode),
-                        received_at: now,
-                        signed: bytes.clone(),
-                        log_index: None,
-                    });
+                    rows.push(stored_event(&info.device, &e, bytes, now));
                 }
                 Err(e) => self.reject(
                     "bad_event",
