@@ -182,6 +182,7 @@ pub async fn middleware(State(metrics): State<Arc<Metrics>>, req: Request, next:
 
 /// `GET /metrics`.
 pub async fn metrics(State((metrics, api)): State<(Arc<Metrics>, Arc<Api>)>) -> Response {
+    let devices = device_counters(&api.devices);
     let gauges = tokio::task::spawn_blocking(move || {
         let size = api
             .log
@@ -208,7 +209,7 @@ pub async fn metrics(State((metrics, api)): State<(Arc<Metrics>, Arc<Api>)>) -> 
             "Log entries written by the control plane and not yet published.",
             gauges.1,
         ),
-    ]);
+    ]) + &devices;
     (
         [(
             header::CONTENT_TYPE,
@@ -217,6 +218,42 @@ pub async fn metrics(State((metrics, api)): State<(Arc<Metrics>, Arc<Api>)>) -> 
         body,
     )
         .into_response()
+}
+
+/// Device messaging's counters, as Prometheus text: events stored and repeated, and the
+/// messages refused, by code (docs/mqtt.md).
+fn device_counters(d: &crate::devices::Devices) -> String {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering;
+    let mut out = String::new();
+    for (name, help, v) in [
+        (
+            "doorman_device_events_stored_total",
+            "Device events stored (each (device, seq) once).",
+            d.events_stored.load(Ordering::Relaxed),
+        ),
+        (
+            "doorman_device_events_repeated_total",
+            "Device events uploaded again after they were stored (not stored twice).",
+            d.events_repeated.load(Ordering::Relaxed),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP doorman_device_messages_refused_total Device messages refused, by code.\n# TYPE doorman_device_messages_refused_total counter"
+    );
+    for (code, n) in d.rejections() {
+        let _ = writeln!(
+            out,
+            "doorman_device_messages_refused_total{{code=\"{code}\"}} {n}"
+        );
+    }
+    out
 }
 
 /// `GET /readyz`: the stores answer and nothing is stuck in the outbox.

@@ -314,7 +314,8 @@ impl DeviceStore {
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
-    /// Whether `device`'s event `seq` is stored.
+    /// Whether `device`'s event `seq` is stored (the tests' view; the server lists events).
+    #[cfg(test)]
     pub fn stored(&self, device: &DeviceId, seq: u64) -> Result<bool, StoreError> {
         let conn = lock(&self.conn);
         Ok(conn

@@ -335,6 +335,23 @@ fn bad_messages(kind: Broker) {
             && r.get("bad_signature").copied().unwrap_or(0) > impostor_refusals
             && r.get("unknown_device").copied().unwrap_or(0) >= ghost_refusals
     });
+    // The same counts in /metrics.
+    let metrics = String::from_utf8(
+        server
+            .client()
+            .raw("GET", "/metrics", None, None)
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert!(
+        metrics.contains("doorman_device_messages_refused_total{code=\"malformed_message\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("doorman_device_events_stored_total"),
+        "{metrics}"
+    );
     if mosquitto.is_some() {
         // Whatever the ACLs stopped never reached the server.
         std::thread::sleep(Duration::from_millis(300));
