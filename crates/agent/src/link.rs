@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use doorman_core::DeviceId;
 use doorman_device::messages::{
-    ChallengeView, Down, MAX_MESSAGE_BYTES, Message, Status, Up, down_topic, nonce, proof,
+    ChallengeView, Down, MAX_MESSAGE_BYTES, Message, Status, Up, down_topic,
 };
 use doorman_device::{Activation, BrokerLink};
 use doorman_trust::SecretKey;
@@ -423,19 +423,10 @@ pub fn handle_down(
         Down::Unlock {
             request,
             pass,
-            nonce: n,
-            presented_at,
-            signature,
+            nonce,
+            proof,
         } => {
-            let parsed = nonce(&n).and_then(|n| Ok((n, proof(&presented_at, &signature)?)));
-            let Ok((n, p)) = parsed else {
-                return Handled::Reply(Up::Refused {
-                    request,
-                    code: "bad_request".to_string(),
-                    message: "unreadable nonce or answer".to_string(),
-                });
-            };
-            let outcome = lock(core).present(&pass, &n, Some(&p), now());
+            let outcome = lock(core).present(&pass, &nonce, Some(&proof), now());
             Handled::Reply(match outcome {
                 Ok(out) => {
                     report(&format!(

@@ -288,13 +288,13 @@ pub enum Down {
     ChallengeRequest {
         request: String,
     },
-    /// A pass forwarded from the API with the driver's answer to the device's challenge.
+    /// A pass forwarded from the API with the driver's answer to the device's challenge
+    /// (read once, where the message is decoded).
     Unlock {
         request: String,
         pass: String,
-        nonce: String,
-        presented_at: String,
-        signature: String,
+        nonce: [u8; 32],
+        proof: PossessionProof,
     },
     /// The property's signed state documents (each as issued, signed by the property key).
     State {
@@ -688,8 +688,7 @@ impl Message<Down> {
                 request,
                 pass,
                 nonce,
-                presented_at,
-                signature,
+                proof,
             } => {
                 request_id(request)?;
                 DownWire::Unlock {
@@ -698,9 +697,9 @@ impl Message<Down> {
                     at,
                     request: request.clone(),
                     pass: pass.clone(),
-                    nonce: nonce.clone(),
-                    presented_at: presented_at.clone(),
-                    signature: signature.clone(),
+                    nonce: hex::encode(nonce),
+                    presented_at: proof.presented_at.to_string(),
+                    signature: hex::encode(proof.signature),
                 }
             }
             Down::State {
@@ -771,8 +770,6 @@ impl Message<Down> {
                 signature,
             } => {
                 request_id(&request)?;
-                nonce(&n).map_err(malformed)?;
-                proof(&presented_at, &signature).map_err(malformed)?;
                 (
                     v,
                     device,
@@ -780,9 +777,8 @@ impl Message<Down> {
                     Down::Unlock {
                         request,
                         pass,
-                        nonce: n,
-                        presented_at,
-                        signature,
+                        nonce: nonce(&n).map_err(malformed)?,
+                        proof: proof(&presented_at, &signature).map_err(malformed)?,
                     },
                 )
             }
@@ -877,9 +873,11 @@ mod tests {
             Down::Unlock {
                 request: "r_3".into(),
                 pass: "abc".into(),
-                nonce: hex::encode([1u8; 32]),
-                presented_at: "2026-12-01T10:00:00Z".into(),
-                signature: hex::encode([2u8; 64]),
+                nonce: [1u8; 32],
+                proof: PossessionProof {
+                    presented_at: at(),
+                    signature: [2u8; 64],
+                },
             },
             Down::State {
                 revocations: Some("r".into()),

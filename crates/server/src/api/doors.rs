@@ -158,9 +158,10 @@ pub(crate) async fn unlock(
             format!("device {wanted} does not serve door {door} of {property}"),
         ));
     };
-    // Refuse what the device would refuse unread (it answers these as bad requests).
-    doorman_device::messages::nonce(&req.nonce)
-        .and_then(|_| doorman_device::messages::proof(&req.presented_at, &req.signature))
+    // Read once here: what can't be read never reaches the device.
+    let nonce = doorman_device::messages::nonce(&req.nonce)
+        .map_err(|e| ApiError::new(Code::InvalidField, e))?;
+    let proof = doorman_device::messages::proof(&req.presented_at, &req.signature)
         .map_err(|e| ApiError::new(Code::InvalidField, e))?;
     if req.pass.len() > 16 * 1024 {
         return Err(ApiError::new(Code::InvalidField, "pass: at most 16 KiB"));
@@ -177,9 +178,8 @@ pub(crate) async fn unlock(
         .request(&device.device, |request| Down::Unlock {
             request,
             pass: req.pass,
-            nonce: req.nonce,
-            presented_at: req.presented_at,
-            signature: req.signature,
+            nonce,
+            proof,
         })
         .await
         .map_err(|e| ApiError::new(Code::Unavailable, format!("device messaging: {e}")))?;
