@@ -120,5 +120,6 @@ pub fn link_config(
         device,
         key,
         heartbeat,
+        broker_ca: None,
     }))
 }

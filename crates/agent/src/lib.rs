@@ -34,6 +34,8 @@ pub mod fuzzing;
 pub mod journal;
 pub mod link;
 pub mod local;
+pub mod relay;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 

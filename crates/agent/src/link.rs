@@ -171,6 +171,9 @@ pub struct LinkConfig {
     /// The device key: it signs every message up.
     pub key: SecretKey,
     pub heartbeat: Duration,
+    /// The CA certificates (PEM) that a `mqtts://` broker's certificate must chain to; the
+    /// system's roots if `None`.
+    pub broker_ca: Option<Vec<u8>>,
 }
 
 /// What the link tells its caller.
@@ -196,28 +199,35 @@ pub fn run_link(
 ) -> LinkEnd {
     use std::sync::atomic::Ordering;
     let key = &config.key;
-    let (host, port) = match config.link.broker.rsplit_once(':') {
-        Some((h, p)) => (
-            h.trim_matches(['[', ']']).to_string(),
-            p.parse::<u16>().unwrap_or(0),
-        ),
-        None => (config.link.broker.clone(), 0),
-    };
-    if port == 0 {
-        report(&format!(
-            "the broker address {:?} is not host:port; working offline",
-            config.link.broker
-        ));
+    let offline = |why: String| {
+        report(&format!("{why}; working offline"));
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(200));
         }
-        return LinkEnd::Stopped;
-    }
+        LinkEnd::Stopped
+    };
+    let addr = match crate::tls::BrokerAddr::parse(&config.link.broker) {
+        Ok(a) => a,
+        Err(e) => return offline(e.to_string()),
+    };
+    let transport = if addr.tls {
+        match crate::tls::client_config(config.broker_ca.as_deref()) {
+            Ok(c) => Some(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(c),
+            )),
+            Err(e) => return offline(e.to_string()),
+        }
+    } else {
+        None
+    };
     let Ok(down) = down_topic(&config.device) else {
         report("this device id cannot name MQTT topics; working offline");
         return LinkEnd::Stopped;
     };
-    let mut options = MqttOptions::new(config.device.as_str(), host, port);
+    let mut options = MqttOptions::new(config.device.as_str(), addr.host, addr.port);
+    if let Some(t) = transport {
+        options.set_transport(t);
+    }
     options.set_credentials(config.link.username.clone(), config.link.password.clone());
     options.set_keep_alive(Duration::from_secs(30));
     options.set_clean_session(true);

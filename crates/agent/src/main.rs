@@ -13,6 +13,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use doorman_agent::door::{FileRelay, Relay};
 use doorman_agent::journal::{Journal, JournalLimits};
 use doorman_agent::link::{Core, LinkConfig, LinkEnd};
+use doorman_agent::relay::{ActiveLevel, CommandRelay, GpioRelay, GpioSpec};
 use doorman_agent::{AgentError, StateDir};
 use doorman_device::{AccessEvent, Activation, MAX_BUNDLE_BYTES};
 use jiff::Timestamp;
@@ -67,13 +68,8 @@ enum Command {
         /// The presentation socket (default: door.sock in the state dir).
         #[arg(long)]
         socket: Option<PathBuf>,
-        /// `simulated` (pulses are written to relay-sim.log in the state dir) or `command`.
-        #[arg(long, default_value = "simulated")]
-        relay: String,
-        /// With `--relay command`: the program to run as `PROGRAM <pulse ms>`; a non-zero exit is
-        /// a relay fault.
-        #[arg(long)]
-        relay_command: Option<PathBuf>,
+        #[command(flatten)]
+        relay: RelayArgs,
         /// Decide as if the clock always read this time (tests and demos only).
         #[arg(long, hide = true)]
         fixed_time: Option<Timestamp>,
@@ -81,9 +77,14 @@ enum Command {
         /// the journal).
         #[arg(long)]
         offline: bool,
-        /// Connect to this broker (`host:port`) instead of the one the activation names.
+        /// Connect to this broker instead of the one the activation names: `host:port` (plain
+        /// MQTT, for a broker on this host) or `mqtts://host:port` (TLS).
         #[arg(long)]
         broker: Option<String>,
+        /// The CA certificates (PEM file) a `mqtts://` broker's certificate must chain to
+        /// (default: the system's roots).
+        #[arg(long)]
+        broker_ca: Option<PathBuf>,
         /// Seconds between status reports to the server.
         #[arg(long, default_value_t = 30)]
         heartbeat_secs: u64,
@@ -105,6 +106,54 @@ enum Command {
     },
     /// The decisions in the journal not yet acknowledged by the server, oldest first.
     Log,
+}
+
+/// How `run` drives the door release.
+#[derive(clap::Args, Debug)]
+struct RelayArgs {
+    /// `simulated` (pulses are written to relay-sim.log in the state dir), `gpio` (a line of
+    /// a GPIO character device: --gpio-chip, --gpio-line, --gpio-active) or `command`.
+    #[arg(long = "relay", default_value = "simulated")]
+    kind: String,
+    /// With `--relay command`: the program to run as `PROGRAM <pulse ms>`; a non-zero exit is
+    /// a relay fault.
+    #[arg(long)]
+    relay_command: Option<PathBuf>,
+    /// With `--relay gpio`: the chip's character device.
+    #[arg(long, default_value = "/dev/gpiochip0")]
+    gpio_chip: PathBuf,
+    /// With `--relay gpio`: the line's offset on the chip (see `gpioinfo`).
+    #[arg(long)]
+    gpio_line: Option<u32>,
+    /// With `--relay gpio`: the level that energises the relay, `high` or `low`.
+    #[arg(long, default_value = "high")]
+    gpio_active: String,
+}
+
+impl RelayArgs {
+    /// Sets up the back end; one that can't be set up stops the agent before it serves.
+    fn open(&self, dir: &StateDir) -> Result<Box<dyn Relay + Send>, AgentError> {
+        let usage = |why: String| io_error("the relay", dir.path(), why);
+        match (self.kind.as_str(), &self.relay_command, self.gpio_line) {
+            ("simulated", None, None) => Ok(Box::new(FileRelay(dir.path().join("relay-sim.log")))),
+            ("command", Some(p), None) => Ok(Box::new(CommandRelay(p.clone()))),
+            ("gpio", None, Some(line)) => {
+                let active = self.gpio_active.parse::<ActiveLevel>().map_err(usage)?;
+                let relay = GpioRelay::open(GpioSpec {
+                    chip: self.gpio_chip.clone(),
+                    line,
+                    active,
+                })
+                .map_err(|e| usage(e.to_string()))?;
+                Ok(Box::new(relay))
+            }
+            _ => Err(usage(format!(
+                "--relay {:?} is not one of: simulated; command with --relay-command PROGRAM; \
+                 gpio with --gpio-line N (and --gpio-chip, --gpio-active)",
+                self.kind
+            ))),
+        }
+    }
 }
 
 /// The one place this binary reads the clock.
@@ -158,23 +207,6 @@ fn print_activation(json: bool, verb: &str, a: &Activation) {
     }
 }
 
-/// Runs `PROGRAM <ms>` for each pulse.
-struct CommandRelay(PathBuf);
-
-impl Relay for CommandRelay {
-    fn pulse(&mut self, ms: u32) -> Result<(), String> {
-        let status = std::process::Command::new(&self.0)
-            .arg(ms.to_string())
-            .status()
-            .map_err(|e| format!("{}: {e}", self.0.display()))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("{} exited with {status}", self.0.display()))
-        }
-    }
-}
-
 fn io_error(what: &'static str, path: &std::path::Path, e: impl std::fmt::Display) -> AgentError {
     AgentError::Io {
         what,
@@ -186,10 +218,10 @@ fn io_error(what: &'static str, path: &std::path::Path, e: impl std::fmt::Displa
 fn serve(
     dir: &StateDir,
     socket: Option<&PathBuf>,
-    relay: &str,
-    relay_command: Option<&PathBuf>,
+    relay: &RelayArgs,
     fixed_time: Option<Timestamp>,
     link: Option<Option<&str>>,
+    broker_ca: Option<&PathBuf>,
     heartbeat: std::time::Duration,
 ) -> Result<(), AgentError> {
     let clock = move || fixed_time.unwrap_or_else(now);
@@ -199,17 +231,10 @@ fn serve(
             dir.path().display()
         ))
     })?;
-    let relay: Box<dyn Relay + Send> = match (relay, relay_command) {
-        ("simulated", None) => Box::new(FileRelay(dir.path().join("relay-sim.log"))),
-        ("command", Some(p)) => Box::new(CommandRelay(p.clone())),
-        _ => {
-            return Err(io_error(
-                "the relay is not one of: simulated, or command with --relay-command",
-                dir.path(),
-                relay,
-            ));
-        }
-    };
+    let relay = relay.open(dir)?;
+    let broker_ca = broker_ca
+        .map(|p| std::fs::read(p).map_err(|e| io_error("cannot read the broker CA file", p, e)))
+        .transpose()?;
     let journal = Journal::open(dir.path(), JournalLimits::default())
         .map_err(|e| io_error("the journal", dir.path(), format!("{e} [{}]", e.code())))?;
     let (device_id, key) = dir.identity_keys()?;
@@ -289,6 +314,7 @@ fn serve(
                 device,
                 key: key.clone(),
                 heartbeat,
+                broker_ca,
             };
             let stop = std::sync::atomic::AtomicBool::new(false);
             let mut fresh = fresh;
@@ -381,18 +407,18 @@ fn run(cli: &Cli) -> Result<(), AgentError> {
         Command::Run {
             socket,
             relay,
-            relay_command,
             fixed_time,
             offline,
             broker,
+            broker_ca,
             heartbeat_secs,
         } => serve(
             &dir,
             socket.as_ref(),
             relay,
-            relay_command.as_ref(),
             *fixed_time,
             (!*offline).then_some(broker.as_deref()),
+            broker_ca.as_ref(),
             std::time::Duration::from_secs((*heartbeat_secs).max(1)),
         )?,
         Command::Present {

@@ -42,6 +42,7 @@ pub struct TestAgent {
     clock: TestClock,
     heartbeat: Duration,
     broker: Option<String>,
+    broker_ca: Option<Vec<u8>>,
     link: Option<EmbeddedLink>,
 }
 
@@ -112,6 +113,7 @@ impl TestAgent {
             clock: server.clock.clone(),
             heartbeat: Duration::from_secs(1),
             broker: None,
+            broker_ca: None,
             link: None,
         };
         agent.start_link();
@@ -123,12 +125,17 @@ impl TestAgent {
         self.broker = broker;
     }
 
+    /// Trusts these CA certificates (PEM) for a `mqtts://` broker from now on.
+    pub fn set_broker_ca(&mut self, ca: Option<Vec<u8>>) {
+        self.broker_ca = ca;
+    }
+
     /// Starts the link thread (if not running).
     pub fn start_link(&mut self) {
         if self.link.as_ref().is_some_and(EmbeddedLink::running) {
             return;
         }
-        let config = link_config(
+        let mut config = link_config(
             &self.state,
             &self.core,
             self.broker.as_deref(),
@@ -136,6 +143,7 @@ impl TestAgent {
         )
         .expect("the agent's identity")
         .expect("the bundle names the broker");
+        config.broker_ca = self.broker_ca.clone();
         let clock = self.clock.clone();
         self.link = Some(
             EmbeddedLink::start(
