@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo build --release -p doorman-agent
-//! cargo run --release -p doorman-agent --example agent_memory -- target/release/doorman-agent [N]
+//! cargo run --release -p doorman-agent --example agent_memory -- target/release/doorman-agent [N [BACKLOG]]
 //! ```
 //!
 //! Sets up a state dir (init, then an activation from the fixture log for the trust fixture's
@@ -11,6 +11,12 @@
 //! replay of it (refused, journaled; past the authorization's daily cap of 50 the fresh ones are
 //! refused too, `daily_cap_reached`) — and prints the agent's VmRSS and VmHWM from
 //! /proc/<pid>/status after start, after the presentations and 5 s later.
+//!
+//! With BACKLOG (e.g. 100000), the journal already holds that many unacknowledged decisions
+//! when `run` starts: real signed access events (an allow of a fixture pass, signed with this
+//! device's key, sequence numbers 1..=BACKLOG, about 800 bytes each) written straight into
+//! `journal.log` in the journal's format and synced once, as a box left offline would have
+//! them. The agent checks them all at open; VmHWM then says what that cost at its peak.
 
 #![allow(
     clippy::unwrap_used,
@@ -23,26 +29,32 @@
 
 use std::process::{Command, Stdio};
 
+use doorman_agent::journal;
 use doorman_agent::local::present_over;
 use doorman_core::{DeliveryRef, PropertyId};
+use doorman_device::AccessEvent;
 use doorman_device::fixture::{World, good_in};
 use doorman_trust::fixture::Fixture;
 use doorman_trust::token;
 
+/// `VmRSS x kB / VmHWM y kB` of the process (the kernel's "kB" are KiB).
 fn memory(pid: u32) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
-        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
-        .collect::<Vec<_>>()
-        .join(" / ")
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!("VmRSS {} / VmHWM {}", field("VmRSS:"), field("VmHWM:"))
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let bin = args.next().expect("the doorman-agent binary");
     let n: u64 = args.next().map_or(1000, |s| s.parse().unwrap());
+    let backlog: u64 = args.next().map_or(0, |s| s.parse().unwrap());
     let f = Fixture::new().unwrap();
     let at = f.now.to_string();
     let dir = tempfile::tempdir().unwrap();
@@ -72,7 +84,11 @@ fn main() {
     let file = dir.path().join("bundle.json");
     std::fs::write(&file, bundle.to_bytes()).unwrap();
     agent(&["activate", file.to_str().unwrap(), "--at", &at]);
+    if backlog > 0 {
+        write_backlog(&f, &state, backlog);
+    }
 
+    let spawned = std::time::Instant::now();
     let mut run = Command::new(&bin)
         .arg("--state-dir")
         .arg(&state)
@@ -84,7 +100,11 @@ fn main() {
     while std::os::unix::net::UnixStream::connect(&socket).is_err() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    println!("after start: {}", memory(run.id()));
+    println!(
+        "after start ({backlog} decisions waiting, serving after {:.2} s): {}",
+        spawned.elapsed().as_secs_f64(),
+        memory(run.id())
+    );
     let started = std::time::Instant::now();
     let (mut allowed, mut refused) = (0, 0);
     for i in 0..n {
@@ -115,7 +135,42 @@ fn main() {
     std::thread::sleep(std::time::Duration::from_secs(5));
     println!("5 s later: {}", memory(run.id()));
     let journal = std::fs::metadata(state.join("journal.log")).unwrap().len();
-    println!("journal: {journal} bytes for {} decisions", 2 * n);
+    println!("journal: {journal} bytes for {} decisions", backlog + 2 * n);
     run.kill().unwrap();
     run.wait().unwrap();
+}
+
+/// Writes `count` signed decisions into the journal of the agent in `state`, as if they had
+/// been decided offline and never acknowledged.
+fn write_backlog(f: &Fixture, state: &std::path::Path, count: u64) {
+    use std::io::Write as _;
+    let dir = doorman_agent::StateDir::new(state);
+    let key = dir.device_key().unwrap();
+    let activation = dir.activation(f.now).unwrap().expect("activated");
+    let mut door_state = f.state().unwrap();
+    let decision = f.present(&f.device(), &mut door_state, &f.pass, f.now);
+    assert!(decision.is_allow(), "{decision:?}");
+    let file = std::fs::File::create(state.join(journal::JOURNAL_FILE)).unwrap();
+    let mut out = std::io::BufWriter::new(file);
+    let started = std::time::Instant::now();
+    let mut bytes = 0u64;
+    for seq in 1..=count {
+        let at = f.now - jiff::SignedDuration::from_secs(i64::try_from(count - seq).unwrap());
+        let event = AccessEvent::of_decision(
+            &activation.property,
+            &activation.door,
+            key.public(),
+            seq,
+            at,
+            &decision,
+        );
+        let record = journal::encode_record(seq, &event.sign(&key).unwrap()).unwrap();
+        bytes += record.len() as u64;
+        out.write_all(&record).unwrap();
+    }
+    out.into_inner().unwrap().sync_all().unwrap();
+    println!(
+        "backlog: {count} signed decisions, {bytes} bytes, written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }

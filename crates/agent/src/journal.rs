@@ -11,7 +11,9 @@
 //!   only up to the sequence number the server acknowledged ([`Journal::ack`]), and trimming
 //!   copies the remainder to a temporary file that replaces the journal atomically.
 //! - **Small memory.** Only an index of the pending records is kept in memory (about 24 bytes
-//!   each); their bytes are read back from the file, and checked again, when uploaded.
+//!   each); their bytes are read back from the file, and checked again, when uploaded. Open
+//!   streams the file through a buffered reader, checking each record as it is read, so even
+//!   a backlog of 100,000 records never holds more than one record and the buffer at once.
 //! - **A torn tail is not corruption.** A crash in the middle of an append leaves a partial last
 //!   record (a short header, a whole header with a short payload, or a zero-filled extension);
 //!   it was never synced, so its decision never pulsed the relay: it is cut off at open. The
@@ -37,7 +39,7 @@
 //! atomically; records up to it may be trimmed at any time.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Write as _};
+use std::io::{BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -51,6 +53,8 @@ pub const ACK_FILE: &str = "journal.ack";
 pub const MAX_RECORD_PAYLOAD: usize = 16 * 1024;
 
 const MAGIC: &[u8; 4] = b"DMJ1";
+/// The read buffer when a journal is read from its file (at open, and by [`read_pending`]).
+const READ_BUFFER: usize = 64 * 1024;
 const HEADER: usize = 4 + 8 + 4 + 4 + 8;
 const DOMAIN: &[u8] = b"doorman journal v1\0";
 const HEADER_DOMAIN: &[u8] = b"doorman journal header v1\0";
@@ -77,7 +81,9 @@ pub struct JournalLimits {
 impl Default for JournalLimits {
     fn default() -> JournalLimits {
         // 100,000 is what the issue asks to hold offline (a day of a busy building is a few
-        // hundred); 250,000 leaves room, at about 0.5 KiB each ~125 MB of disk.
+        // hundred); 250,000 leaves room. A signed decision takes 0.8-1.1 KB (an allow, with
+        // its pass, authorization and driver, the most): 100,000 allows are 106 MB of disk,
+        // 250,000 at most some 270 MB. Memory stays at the 24-byte index per record.
         JournalLimits {
             max_pending: 250_000,
             trim_bytes: 1 << 20,
@@ -164,21 +170,74 @@ fn be_u32(b: &[u8]) -> Option<u32> {
 
 /// Reads records from the start of `bytes`. A damaged record is a torn last write only if
 /// nothing whole follows it: an incomplete header or payload at the very end, or a bad last
-/// record. Anything else is [`JournalError::Corrupt`]. Pure; fuzzed.
+/// record. Anything else is [`JournalError::Corrupt`]. Pure; fuzzed. (The same reader as
+/// [`Journal::open`]'s, over a slice.)
 pub fn decode_records(bytes: &[u8]) -> Result<Decoded, JournalError> {
     let mut records = Vec::new();
-    let mut at = 0usize;
+    let valid_len = scan_records(bytes, Path::new("(memory)"), |seq, _, payload| {
+        records.push((seq, payload.to_vec()));
+    })?;
+    Ok(Decoded {
+        records,
+        valid_len: usize::try_from(valid_len).unwrap_or(usize::MAX),
+    })
+}
+
+/// Fills `buf` from `reader` as far as it goes; fewer bytes than asked only at the end.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0usize;
+    while let Some(rest) = buf.get_mut(got..) {
+        if rest.is_empty() {
+            break;
+        }
+        match reader.read(rest) {
+            Ok(0) => break,
+            Ok(n) => got = got.saturating_add(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Whether everything `reader` has left is zero bytes (read in small chunks).
+fn rest_is_zeros(reader: &mut impl Read) -> std::io::Result<bool> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = read_full(reader, &mut chunk)?;
+        if !chunk.get(..n).unwrap_or_default().iter().all(|&b| b == 0) {
+            return Ok(false);
+        }
+        if n < chunk.len() {
+            return Ok(true);
+        }
+    }
+}
+
+/// The journal's one reader: reads records in order from `reader`, checking each as it goes
+/// and handing it to `visit` (sequence, offset of its header, payload) without keeping it, so
+/// memory stays at one record whatever the length. Returns the bytes the whole records take;
+/// anything after is a torn last write. The rules are [`decode_records`]'s; `path` only names
+/// the source in an I/O error.
+fn scan_records(
+    mut reader: impl Read,
+    path: &Path,
+    mut visit: impl FnMut(u64, u64, &[u8]),
+) -> Result<u64, JournalError> {
+    let io = |e: std::io::Error| io_err(path)(e);
+    let mut at = 0u64;
     let mut expected: Option<u64> = None;
-    while at < bytes.len() {
-        let rest = bytes.get(at..).unwrap_or_default();
+    let mut header = [0u8; HEADER];
+    let mut payload = Vec::with_capacity(MAX_RECORD_PAYLOAD);
+    loop {
         let corrupt = |why: &str| JournalError::Corrupt {
-            offset: u64::try_from(at).unwrap_or(u64::MAX),
+            offset: at,
             why: why.to_string(),
         };
-        let Some(header) = rest.get(..HEADER) else {
-            break; // an incomplete header at the end: torn
-        };
-        let zeros = |b: &[u8]| b.iter().all(|&x| x == 0);
+        let got = read_full(&mut reader, &mut header).map_err(io)?;
+        if got < HEADER {
+            break; // the end, or an incomplete header at the end: torn
+        }
         let (magic, seq, len, hsum, sum) = (
             header.get(..4),
             header.get(4..12).and_then(be_u64),
@@ -193,7 +252,7 @@ pub fn decode_records(bytes: &[u8]) -> Result<Decoded, JournalError> {
         };
         if magic != MAGIC || hsum != header_checksum(seq, len32) {
             // A file extended with zeros by a crash is torn; anything else is damage.
-            if zeros(rest) {
+            if header.iter().all(|&b| b == 0) && rest_is_zeros(&mut reader).map_err(io)? {
                 break;
             }
             return Err(corrupt("a damaged record header"));
@@ -202,12 +261,12 @@ pub fn decode_records(bytes: &[u8]) -> Result<Decoded, JournalError> {
         if len > MAX_RECORD_PAYLOAD {
             return Err(corrupt("a record longer than the limit"));
         }
-        let whole = HEADER.saturating_add(len);
-        let Some(payload) = rest.get(HEADER..whole) else {
+        payload.resize(len, 0);
+        if read_full(&mut reader, &mut payload).map_err(io)? < len {
             break; // a whole header, a short payload: the append did not finish
-        };
-        if checksum(seq, payload) != sum {
-            if zeros(rest.get(whole..).unwrap_or_default()) {
+        }
+        if checksum(seq, &payload) != sum {
+            if rest_is_zeros(&mut reader).map_err(io)? {
                 break; // the last record, unfinished
             }
             return Err(corrupt("a damaged record with more records after it"));
@@ -218,21 +277,18 @@ pub fn decode_records(bytes: &[u8]) -> Result<Decoded, JournalError> {
             return Err(corrupt(&format!("sequence {seq} where {want} was due")));
         }
         expected = seq.checked_add(1);
-        records.push((seq, payload.to_vec()));
-        at = at.saturating_add(whole);
+        visit(seq, at, &payload);
+        at = at.saturating_add(record_size(len));
     }
-    Ok(Decoded {
-        records,
-        valid_len: at,
-    })
+    Ok(at)
 }
 
 /// Reads the records of the journal in `dir` that the server has not acknowledged, without
 /// changing anything (safe beside a running agent: a torn tail is only ignored).
 pub fn read_pending(dir: &Path) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
     let path = dir.join(JOURNAL_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
+    let file = match File::open(&path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_err(&path)(e)),
     };
@@ -240,11 +296,17 @@ pub fn read_pending(dir: &Path) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
         Ok(t) => t.trim().parse::<u64>().unwrap_or(0),
         Err(_) => 0,
     };
-    Ok(decode_records(&bytes)?
-        .records
-        .into_iter()
-        .filter(|(seq, _)| *seq > acked)
-        .collect())
+    let mut pending = Vec::new();
+    scan_records(
+        BufReader::with_capacity(READ_BUFFER, file),
+        &path,
+        |seq, _, payload| {
+            if seq > acked {
+                pending.push((seq, payload.to_vec()));
+            }
+        },
+    )?;
+    Ok(pending)
 }
 
 /// A pending record: where it is in the file. Payloads stay on disk (a backlog of 100,000
@@ -287,23 +349,14 @@ impl Journal {
     pub fn open(dir: &Path, limits: JournalLimits) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
         let ack_path = dir.join(ACK_FILE);
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io_err(&path))?;
-        let decoded = decode_records(&bytes)?;
-        drop(bytes);
-        let len = u64::try_from(decoded.valid_len).unwrap_or(u64::MAX);
-        if file.metadata().map_err(io_err(&path))?.len() > len {
-            // The torn tail of an append that never returned: never pulsed, never reported.
-            file.set_len(len)
-                .and_then(|()| file.sync_all())
-                .map_err(io_err(&path))?;
-        }
+        // Read first (its error is still reported after the journal's own, as before): the
+        // records up to it are not indexed at all.
         let acked = match std::fs::read_to_string(&ack_path) {
             Ok(text) => text
                 .trim()
@@ -311,21 +364,34 @@ impl Journal {
                 .map_err(|_| JournalError::Corrupt {
                     offset: 0,
                     why: format!("{} does not hold a sequence number", ack_path.display()),
-                })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(io_err(&ack_path)(e)),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io_err(&ack_path)(e)),
         };
+        let floor = acked.as_ref().map_or(0, |a| *a);
+        // Streamed, each record checked as it is read and then dropped: memory stays at one
+        // record and the read buffer whatever the backlog; only the index stays.
         let mut pending = std::collections::VecDeque::new();
-        let mut next_seq = acked.saturating_add(1);
-        let mut offset = 0u64;
-        for (seq, payload) in decoded.records {
-            next_seq = seq.saturating_add(1);
-            let size = record_size(payload.len());
-            if seq > acked {
-                pending.push_back(Slot { seq, offset, size });
-            }
-            offset = offset.saturating_add(size);
+        let mut last: Option<u64> = None;
+        let len = scan_records(
+            BufReader::with_capacity(READ_BUFFER, &file),
+            &path,
+            |seq, offset, payload| {
+                last = Some(seq);
+                if seq > floor {
+                    let size = record_size(payload.len());
+                    pending.push_back(Slot { seq, offset, size });
+                }
+            },
+        )?;
+        if file.metadata().map_err(io_err(&path))?.len() > len {
+            // The torn tail of an append that never returned: never pulsed, never reported.
+            file.set_len(len)
+                .and_then(|()| file.sync_all())
+                .map_err(io_err(&path))?;
         }
+        let acked = acked?;
+        let next_seq = last.map_or(1, |s| s.saturating_add(1));
         Ok(Journal {
             path,
             ack_path,

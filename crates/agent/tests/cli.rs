@@ -193,7 +193,12 @@ fn activated(dir: &Path, f: &doorman_trust::fixture::Fixture) -> std::path::Path
             .success()
     );
     let shown = json(&agent(&state, &["--json", "show"]));
-    let key: PublicKey = shown["device_key"].as_str().unwrap().parse().unwrap();
+    let key: PublicKey = shown
+        .get("device_key")
+        .and_then(|k| k.as_str())
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut w = World::new();
     w.property_key = f.property_key.clone();
     w.property = doorman_core::PropertyId::new(f.property.as_str()).unwrap();

@@ -247,3 +247,109 @@ fn a_record_changed_on_disk_after_it_was_written_is_not_uploaded() {
         "the records before it still read"
     );
 }
+
+/// Open reads the file through a buffer, not whole: the same rules hold for damage, torn
+/// tails and zero-filled extensions that lie past the buffer and span its refills, and open
+/// agrees with the in-memory reader byte for byte.
+#[test]
+fn open_streams_with_the_same_rules_past_its_read_buffer() {
+    let mut file = Vec::new();
+    let mut starts = Vec::new();
+    for i in 1..=3000u64 {
+        starts.push(file.len());
+        file.extend_from_slice(&encode_record(i, &payload(i)).unwrap());
+    }
+    assert!(file.len() > 3 * 64 * 1024, "spans several buffer refills");
+    let last = *starts.last().unwrap();
+    let open = |bytes: &[u8]| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(JOURNAL_FILE), bytes).unwrap();
+        let j = Journal::open(dir.path(), limits());
+        let len = std::fs::metadata(dir.path().join(JOURNAL_FILE))
+            .unwrap()
+            .len() as usize;
+        let after = std::fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+        (j, len, after)
+    };
+    let zeros = vec![0u8; 200 * 1024];
+    // Each case: the bytes, and how many records survive (None: refused).
+    let torn_payload = file[..file.len() - 3].to_vec();
+    let mut zero_tail = file.clone();
+    zero_tail.extend_from_slice(&zeros);
+    let mut zeros_then_byte = zero_tail.clone();
+    zeros_then_byte.push(1);
+    let mut bad_last_then_zeros = file.clone();
+    bad_last_then_zeros[last + 30] ^= 0x01; // the last record's payload
+    bad_last_then_zeros.extend_from_slice(&zeros);
+    let mut bad_last_then_junk = bad_last_then_zeros.clone();
+    bad_last_then_junk.push(7);
+    let mut damaged_middle = file.clone();
+    damaged_middle[starts[1999] + 30] ^= 0x01; // record 2000's payload, well past the buffer
+    let mut damaged_header = file.clone();
+    damaged_header[starts[2500] + 5] ^= 0x01; // record 2501's sequence number
+    let cases: [(&str, &[u8], Option<usize>); 8] = [
+        ("whole", &file, Some(3000)),
+        ("a torn last payload", &torn_payload, Some(2999)),
+        ("a zero-filled extension", &zero_tail, Some(3000)),
+        ("zeros, then a byte", &zeros_then_byte, None),
+        (
+            "a bad last record, then zeros",
+            &bad_last_then_zeros,
+            Some(2999),
+        ),
+        ("a bad last record, then a byte", &bad_last_then_junk, None),
+        ("a damaged payload in the middle", &damaged_middle, None),
+        ("a damaged header in the middle", &damaged_header, None),
+    ];
+    for (what, bytes, survive) in cases {
+        let (j, len, after) = open(bytes);
+        let decoded = decode_records(bytes);
+        match survive {
+            Some(n) => {
+                let j = j.unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(j.pending_len(), n, "{what}");
+                let d = decoded.unwrap();
+                assert_eq!(d.records.len(), n, "{what}: the in-memory reader agrees");
+                assert_eq!(
+                    len, d.valid_len,
+                    "{what}: cut where the in-memory reader ends"
+                );
+                assert_eq!(len, if n == 3000 { file.len() } else { last }, "{what}");
+                assert_eq!(j.next_seq(), n as u64 + 1, "{what}");
+            }
+            None => {
+                let e = j.unwrap_err();
+                assert_eq!(e.code(), "journal_corrupt", "{what}");
+                let d = decoded.unwrap_err();
+                assert_eq!(e.to_string(), d.to_string(), "{what}: the same finding");
+                assert_eq!(after, bytes, "{what}: kept as it is");
+            }
+        }
+    }
+    // The damage is reported where it is.
+    let e = open(&damaged_middle).0.unwrap_err();
+    assert!(
+        e.to_string().contains(&format!("at byte {}", starts[1999])),
+        "{e}"
+    );
+}
+
+/// An acknowledgement file that holds no sequence number is refused, and the journal itself
+/// is still checked first (its damage is what gets reported).
+#[test]
+fn a_damaged_acknowledgement_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = Vec::new();
+    for i in 1..=3 {
+        file.extend_from_slice(&encode_record(i, &payload(i)).unwrap());
+    }
+    std::fs::write(dir.path().join(JOURNAL_FILE), &file).unwrap();
+    std::fs::write(dir.path().join("journal.ack"), "two\n").unwrap();
+    let e = Journal::open(dir.path(), limits()).unwrap_err();
+    assert_eq!(e.code(), "journal_corrupt");
+    assert!(e.to_string().contains("journal.ack"), "{e}");
+    std::fs::write(dir.path().join("journal.ack"), "2\n").unwrap();
+    let j = Journal::open(dir.path(), limits()).unwrap();
+    assert_eq!(seqs(&j), [3]);
+    assert_eq!(j.next_seq(), 4);
+}

@@ -17,12 +17,23 @@ enum Broker {
 
 /// A server over `broker`, and the Mosquitto it uses (kept alive by the caller).
 fn server_over(broker: Broker) -> (TestServer, Option<Mosquitto>) {
+    server_over_with(broker, |_| {})
+}
+
+/// The same, with the server's configuration adjusted first.
+fn server_over_with(
+    broker: Broker,
+    adjust: impl FnOnce(&mut doorman_server::ServerConfig),
+) -> (TestServer, Option<Mosquitto>) {
     match broker {
-        Broker::Embedded => (TestServer::start(), None),
+        Broker::Embedded => (TestServer::start_with(adjust), None),
         Broker::Mosquitto => {
             let m = Mosquitto::start();
             let config = m.broker_config();
-            let server = TestServer::start_with(|c| c.devices.broker = config);
+            let server = TestServer::start_with(|c| {
+                c.devices.broker = config;
+                adjust(c);
+            });
             (server, Some(m))
         }
     }
@@ -236,6 +247,321 @@ fn offline_then_revoked(broker: Broker) {
             .unwrap()
             .is_none()
     );
+}
+
+/// The agent loses its link for a simulated day (the test clock walks 26 hours) and keeps
+/// deciding at the door: passes minted through the day, allowed within the schedule, refused
+/// outside it, replayed, expired, copied without the driver's key, and — once its revocation
+/// list is older than the offline bound — `revocations_stale`, each journaled. When the link
+/// comes back every journaled decision reaches the server exactly once (the same signed bytes,
+/// each (device, seq) once with its own access-log leaf), the journal is trimmed, the agent
+/// has fresh state again (a pass revoked during the day is refused online, a new one opens),
+/// and a second reconnect delivers what was decided meanwhile and duplicates nothing.
+#[test]
+fn an_agent_offline_for_a_day_delivers_everything_once_when_back_embedded() {
+    offline_for_a_day(Broker::Embedded);
+}
+
+#[test]
+fn an_agent_offline_for_a_day_delivers_everything_once_when_back_mosquitto() {
+    offline_for_a_day(Broker::Mosquitto);
+}
+
+/// Every event of the property, all pages.
+fn all_events(b: &Building) -> Vec<doorman_proto::DeviceEventView> {
+    let mut out = Vec::new();
+    let mut query = "limit=1000".to_string();
+    loop {
+        let page = b.manager.device_events(&b.property.id, &query).unwrap();
+        out.extend(page.events);
+        match page.next_after {
+            Some(after) => query = format!("limit=1000&after={after}"),
+            None => return out,
+        }
+    }
+}
+
+/// One decision at the door through the local (offline) path: a challenge, the handset's
+/// answer signed with `driver`, the decision. Returns the journaled event's sequence number,
+/// its reason (`None` on allow) and whether the relay pulsed.
+fn at_the_door(
+    agent: &TestAgent,
+    pass: &str,
+    driver: &doorman_trust::SecretKey,
+    nonce: [u8; 32],
+    now: jiff::Timestamp,
+) -> (u64, Option<&'static str>, bool) {
+    let mut core = agent.core.lock().unwrap();
+    let c = core.challenge(nonce, now).unwrap();
+    let bytes = doorman_trust::token::decode(pass).unwrap();
+    let proof = c.prove(driver, &bytes, now).unwrap();
+    let out = core.present(pass, &c.nonce, Some(&proof), now).unwrap();
+    assert!(out.fault.is_none(), "{:?}", out.fault);
+    (
+        out.event.seq,
+        out.decision.reason().map(|r| r.code()),
+        out.opened,
+    )
+}
+
+fn offline_for_a_day(broker: Broker) {
+    // The day outlasts a session (12 h by default); the cast stays signed in.
+    let (server, _mosquitto) = server_over_with(broker, |c| {
+        c.api.session_ttl = Duration::from_secs(3 * 24 * 3600);
+    });
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let mut agent = TestAgent::install(&server, &b, "dev_day", "street");
+    agent.wait_online(&b);
+    let (issued, bound, seq_before) = {
+        let core = agent.core.lock().unwrap();
+        let a = &core.activation;
+        (
+            a.revocations.issued_at,
+            a.config.policy().revocation_max_age,
+            a.revocations.seq,
+        )
+    };
+    assert_eq!(bound, jiff::SignedDuration::from_hours(24), "docs/agent.md");
+    assert!(matches!(agent.stop_link(), Some(LinkEnd::Stopped)));
+
+    // What the door should say, from the documented order (docs/trust.md): a stale list first,
+    // then proof of possession, the pass's window, the schedule (Mon-Fri 08:00-20:00 in
+    // Europe/Paris), the replay cache.
+    let stale = |t: jiff::Timestamp| t.duration_since(issued) > bound;
+    let in_schedule = |t: jiff::Timestamp| {
+        let local = t.in_tz("Europe/Paris").unwrap();
+        let weekday = local.weekday().to_monday_one_offset();
+        (1..=5).contains(&weekday) && (8..20).contains(&local.hour())
+    };
+
+    // The day: every 87 minutes from 10:00 Tuesday (Paris) to 12:06 Wednesday, so no step
+    // falls on the schedule's edges or on the bound itself.
+    let start = server.clock.now();
+    let mut expected: Vec<(u64, Option<&'static str>)> = Vec::new();
+    let mut nonce = 0u32;
+    let mut next_nonce = || {
+        nonce += 1;
+        let mut n = [0u8; 32];
+        n[..4].copy_from_slice(&nonce.to_be_bytes());
+        n
+    };
+    let mut previous: Option<String> = None;
+    let mut pulses = 0usize;
+    let stranger = doorman_trust::SecretKey::generate(&mut rand::rngs::OsRng);
+    for step in 0..=18i64 {
+        server
+            .clock
+            .set(start + jiff::SignedDuration::from_mins(87 * step));
+        let now = server.clock.now();
+        let fresh = pass(&server, &b, &auth.id, &format!("DAY-{step:02}"));
+        // The fresh pass.
+        let want = if stale(now) {
+            Some("revocations_stale")
+        } else if !in_schedule(now) {
+            Some("outside_schedule")
+        } else {
+            None
+        };
+        let (seq, reason, opened) =
+            at_the_door(&agent, &fresh, &b.driver_secret, next_nonce(), now);
+        assert_eq!(
+            (reason, opened),
+            (want, want.is_none()),
+            "step {step} at {now}"
+        );
+        pulses += usize::from(opened);
+        expected.push((seq, reason));
+        // The same pass again.
+        let again = match want {
+            None => Some("replayed"),
+            other => other,
+        };
+        let (seq, reason, opened) =
+            at_the_door(&agent, &fresh, &b.driver_secret, next_nonce(), now);
+        assert_eq!((reason, opened), (again, false), "step {step} replay");
+        expected.push((seq, reason));
+        // The previous step's pass, whose hour is over.
+        if let Some(old) = &previous {
+            let want = if stale(now) {
+                "revocations_stale"
+            } else {
+                "expired"
+            };
+            let (seq, reason, opened) =
+                at_the_door(&agent, old, &b.driver_secret, next_nonce(), now);
+            assert_eq!((reason, opened), (Some(want), false), "step {step} expired");
+            expected.push((seq, reason));
+        }
+        // Every third step, a copy of the pass presented without the driver's key.
+        if step % 3 == 1 {
+            let copy = pass(&server, &b, &auth.id, &format!("COPY-{step:02}"));
+            let want = if stale(now) {
+                "revocations_stale"
+            } else {
+                "no_proof_of_possession"
+            };
+            let (seq, reason, opened) = at_the_door(&agent, &copy, &stranger, next_nonce(), now);
+            assert_eq!((reason, opened), (Some(want), false), "step {step} copy");
+            expected.push((seq, reason));
+        }
+        previous = Some(fresh);
+    }
+    // The day had all of it: 8 entries (7 on Tuesday, 1 on Wednesday morning), 9 steps of
+    // night outside the schedule, and the last two steps past the bound, where even the
+    // replay and the expired pass come out `revocations_stale` (checked first).
+    let count = |r: Option<&str>| expected.iter().filter(|(_, x)| *x == r).count();
+    assert_eq!(count(None), 8, "{expected:?}");
+    assert_eq!(pulses, 8);
+    assert_eq!(agent.pulses(), 8);
+    assert_eq!(count(Some("replayed")), 8);
+    assert_eq!(count(Some("outside_schedule")), 2 * 9, "{expected:?}");
+    assert_eq!(count(Some("expired")), 16);
+    assert_eq!(count(Some("no_proof_of_possession")), 6);
+    assert_eq!(count(Some("revocations_stale")), 2 * 3, "{expected:?}");
+    let n = expected.len();
+    assert_eq!(n, 19 * 2 + 18 + 6);
+    // Sequence numbers 1..=n, in order, all waiting in the journal.
+    assert_eq!(
+        expected.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=n as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(agent.pending(), n);
+    let journaled = doorman_agent::journal::read_pending(agent.state.path()).unwrap();
+    assert_eq!(journaled.len(), n);
+    // Nothing reached the server meanwhile.
+    assert!(all_events(&b).is_empty());
+
+    // At the end of the day the manager revokes a pass the driver still holds, so the
+    // server's list is new at the test clock's time. (The server's keeper re-issues lists
+    // hourly, but it ticks on real minutes, which this test does not wait for.)
+    let revoked = b
+        .carrier
+        .mint_pass(&auth.id, &b.pass_request(&server, "LOST-1"))
+        .unwrap();
+    b.manager
+        .revoke_id(
+            &b.property.id,
+            &doorman_proto::RevokeIdRequest {
+                revocation_id: revoked.id.clone(),
+                reason: "lost_handset".to_string(),
+                expires_at: None,
+            },
+        )
+        .unwrap();
+
+    // Back online.
+    agent.start_link();
+    agent.wait_online(&b);
+    eventually("every offline decision delivered and logged", || {
+        let e = all_events(&b);
+        e.len() >= n && e.iter().all(|e| e.log_index.is_some())
+    });
+    eventually("an empty journal", || agent.pending() == 0);
+    let events = all_events(&b);
+    assert_eq!(events.len(), n, "each decision once");
+    let delivered: Vec<(String, u64, String, Option<String>, String)> = {
+        let mut d: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.device.clone(),
+                    e.seq,
+                    e.result.clone(),
+                    e.reason.clone(),
+                    e.event.clone(),
+                )
+            })
+            .collect();
+        d.sort_by_key(|x| x.1);
+        d
+    };
+    let wanted: Vec<(String, u64, String, Option<String>, String)> = journaled
+        .iter()
+        .zip(&expected)
+        .map(|((seq, bytes), (s, reason))| {
+            assert_eq!(seq, s);
+            (
+                "dev_day".to_string(),
+                *seq,
+                if reason.is_none() { "allow" } else { "deny" }.to_string(),
+                reason.map(str::to_string),
+                String::from_utf8(bytes.clone()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(delivered, wanted);
+    let mut indexes: Vec<u64> = events.iter().filter_map(|e| e.log_index).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    assert_eq!(indexes.len(), n, "each event has its own leaf");
+    assert!(
+        doorman_agent::journal::read_pending(agent.state.path())
+            .unwrap()
+            .is_empty()
+    );
+
+    // Fresh state again: the new revocation list arrived on reconnect.
+    eventually("the new revocation list", || {
+        agent.core.lock().unwrap().activation.revocations.seq > seq_before
+    });
+    let age = server
+        .clock
+        .now()
+        .duration_since(agent.core.lock().unwrap().activation.revocations.issued_at);
+    assert!(age <= bound, "the list is {age:?} old");
+    let r =
+        TestAgent::unlock_online(&server, &b, "street", &revoked.token, &b.driver_secret).unwrap();
+    assert_eq!(r.result, "deny");
+    let p = pass(&server, &b, &auth.id, "BACK-1");
+    let r = TestAgent::unlock_online(&server, &b, "street", &p, &b.driver_secret).unwrap();
+    assert_eq!(r.result, "allow");
+    assert_eq!(agent.pulses(), 9);
+    eventually("the two online decisions logged", || {
+        let e = all_events(&b);
+        e.len() >= n + 2 && e.iter().all(|e| e.log_index.is_some())
+    });
+    let events = all_events(&b);
+    assert_eq!(events.len(), n + 2);
+    let last: Vec<_> = events
+        .iter()
+        .filter(|e| e.seq > n as u64)
+        .map(|e| (e.seq, e.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        last,
+        [(n as u64 + 1, Some("revoked")), (n as u64 + 2, None)]
+    );
+    eventually("an empty journal again", || agent.pending() == 0);
+
+    // A second outage, shorter, with one decision; then back: that one arrives, nothing
+    // already delivered comes again.
+    assert!(matches!(agent.stop_link(), Some(LinkEnd::Stopped)));
+    server.clock.advance(jiff::SignedDuration::from_mins(10));
+    let now = server.clock.now();
+    let p = pass(&server, &b, &auth.id, "AGAIN-1");
+    let (seq, reason, opened) = at_the_door(&agent, &p, &b.driver_secret, next_nonce(), now);
+    assert_eq!((seq, reason, opened), (n as u64 + 3, None, true));
+    agent.start_link();
+    agent.wait_online(&b);
+    eventually("the decision of the second outage logged", || {
+        all_events(&b)
+            .iter()
+            .any(|e| e.seq == n as u64 + 3 && e.log_index.is_some())
+    });
+    eventually("an empty journal once more", || agent.pending() == 0);
+    // A heartbeat or two later, still exactly once each.
+    std::thread::sleep(Duration::from_millis(1500));
+    let events = all_events(&b);
+    assert_eq!(events.len(), n + 3);
+    let mut keys: Vec<(String, u64)> = events.iter().map(|e| (e.device.clone(), e.seq)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n + 3, "each (device, seq) once");
+    let mut indexes: Vec<u64> = events.iter().filter_map(|e| e.log_index).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    assert_eq!(indexes.len(), n + 3, "each event has its own leaf");
 }
 
 /// What the broker carries that is not a device's own signed message is refused, counted,
