@@ -145,6 +145,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any text: parsed or refused, never a panic; what parses prints back the same way.
+        #[test]
+        fn any_broker_address_is_parsed_or_refused(s in "\\PC{0,40}", tls: bool, port in 1u16..) {
+            let _ = BrokerAddr::parse(&s);
+            let host = s.replace([':', '/', ' ', '[', ']'], "");
+            proptest::prop_assume!(!host.is_empty());
+            let scheme = if tls { TLS_SCHEME } else { PLAIN_SCHEME };
+            let a = BrokerAddr::parse(&format!("{scheme}{host}:{port}")).unwrap();
+            proptest::prop_assert_eq!(a, BrokerAddr { host, port, tls });
+        }
+    }
+
     #[test]
     fn a_ca_file_without_certificates_is_refused() {
         assert!(matches!(

@@ -651,4 +651,160 @@ fn a_self_custody_owner_signs_the_device_state_and_pushes_it() {
     assert!(again.status.success(), "{}", text(&again));
     let later = owner.json(&["revocations", "show", "--property", &prop]);
     assert!(later["document_seq"].as_u64().unwrap() > after["document_seq"].as_u64().unwrap());
+
+    // A device for this property: the consent signed offline, the device configuration
+    // signed by `installation sign-config`, the bundle fetched by the installer verifies.
+    owner.ok(&[
+        "door",
+        "add",
+        "--property",
+        &prop,
+        "--id",
+        "street",
+        "--name",
+        "Street",
+    ]);
+    let installer = Person::new(d, "installer");
+    installer.ok(&[
+        "signup",
+        "--url",
+        &url,
+        "--kind",
+        "installer",
+        "--org",
+        "Fixit",
+        "--email",
+        "i@fixit.example",
+        "--name",
+        "Ines",
+        "--password-file",
+        pw,
+    ]);
+    let device_pub = installer.ok(&["key", "generate", "--out", "device.key"]);
+    let device_pub = device_pub
+        .lines()
+        .find(|l| l.starts_with("ed25519/"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let filed = installer.json(&[
+        "installation",
+        "request",
+        "--property",
+        &prop,
+        "--door",
+        "street",
+        "--device-id",
+        "dev-self-1",
+        "--device-key",
+        &device_pub,
+    ]);
+    let req = str_of(&filed, "id").to_string();
+    let installer_org = str_of(&filed, "installer").to_string();
+    let consent = d.join("consent.txt");
+    owner.ok(&[
+        "consent",
+        "sign",
+        "--property-key",
+        key_file.to_str().unwrap(),
+        "--property",
+        &prop,
+        "--door",
+        "street",
+        "--device-pub",
+        &device_pub,
+        "--installer",
+        &installer_org,
+        "--not-after",
+        "2099-01-01T00:00:00Z",
+        "--out",
+        consent.to_str().unwrap(),
+    ]);
+    let approved = owner.json(&[
+        "installation",
+        "approve",
+        &req,
+        "--consent",
+        consent.to_str().unwrap(),
+    ]);
+    assert_eq!(approved["status"], "approved");
+    let bundle = d.join("bundle.json");
+    let fetch = |who: &Person| {
+        who.run(&[
+            "installation",
+            "activation",
+            &req,
+            "--out",
+            bundle.to_str().unwrap(),
+        ])
+    };
+    // Until the owner signs the configuration, there is no bundle, and the error says how
+    // (once the consent is in a checkpoint of the public log: `not_yet_logged` until then).
+    let mut first = fetch(&installer);
+    for _ in 0..100 {
+        if !text(&first).contains("not_yet_logged") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        first = fetch(&installer);
+    }
+    failed(&first, 2, "installation sign-config");
+    failed(
+        &owner.run(&[
+            "installation",
+            "sign-config",
+            &req,
+            "--property-key",
+            other.to_str().unwrap(),
+        ]),
+        2,
+        "is not the key of",
+    );
+    let out = owner.run(&[
+        "installation",
+        "sign-config",
+        &req,
+        "--property-key",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = owner.run(&[
+        "state",
+        "push",
+        "--property",
+        &prop,
+        "--property-key",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let fetched = fetch(&installer);
+    assert!(fetched.status.success(), "{}", text(&fetched));
+    let log_key = doorman_tlog::NoteVerifier::parse(http_get(&url, "/log/key").trim()).unwrap();
+    #[allow(clippy::disallowed_methods)] // the server runs on the real clock here
+    let now = jiff::Timestamp::now();
+    let activation = doorman_device::verify_activation(
+        &std::fs::read(&bundle).unwrap(),
+        &device_pub.parse().unwrap(),
+        &log_key,
+        now,
+    )
+    .unwrap();
+    assert_eq!(activation.door.as_str(), "street");
+}
+
+/// The body of a plain GET (the server's public, unauthenticated text endpoints).
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::Read as _;
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    let (head, body) = all.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
 }

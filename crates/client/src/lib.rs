@@ -707,6 +707,25 @@ impl Client {
         self.get(&format!("/api/v1/installations/{}/activation", segment(id)))
     }
 
+    /// An approved installation's device configuration (self-custody: the payload to sign).
+    pub fn activation_config(&self, id: &str) -> Result<DeviceConfigView> {
+        self.get(&format!(
+            "/api/v1/installations/{}/activation/config",
+            segment(id)
+        ))
+    }
+
+    /// Uploads a self-custody property's device configuration signed offline.
+    pub fn upload_activation_config(&self, id: &str, document: &str) -> Result<DeviceConfigView> {
+        self.send(
+            "PUT",
+            &format!("/api/v1/installations/{}/activation/config", segment(id)),
+            &SignedDocumentRequest {
+                document: document.to_string(),
+            },
+        )
+    }
+
     pub fn approve(&self, id: &str, req: &ApproveRequest) -> Result<InstallationView> {
         self.send(
             "POST",

@@ -500,6 +500,22 @@ pub struct SignedDocumentRequest {
     pub document: String,
 }
 
+/// An installation's device configuration (`GET …/installations/{i}/activation/config`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfigView {
+    pub installation: String,
+    /// `self` or `custodial`.
+    pub custody: String,
+    /// Self-custody: the configuration to sign offline (base64url payload; `doorman state
+    /// sign` or `doorman installation sign-config` sign it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_payload: Option<String>,
+    /// Self-custody: the signed configuration uploaded, which activation bundles carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+}
+
 /// A log entry and its inclusion proof, in an activation bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

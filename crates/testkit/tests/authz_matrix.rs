@@ -617,6 +617,20 @@ fn rows(b: &Building, server: &TestServer, ids: &BTreeMap<&'static str, String>)
             union(&[P_ADMIN, I_MEMBERS]),
             none.clone(),
         ),
+        row(
+            "GET",
+            format!("/api/v1/installations/{r}/activation/config"),
+            None,
+            P_ADMIN.to_vec(),
+            I_MEMBERS.to_vec(),
+        ),
+        row(
+            "PUT",
+            format!("/api/v1/installations/{r}/activation/config"),
+            Some(json!({"document": "{}"})),
+            P_ADMIN.to_vec(),
+            I_MEMBERS.to_vec(),
+        ),
         // Authorizations and passes.
         row(
             "GET",

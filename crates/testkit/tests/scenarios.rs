@@ -14,8 +14,8 @@ use doorman_proto::*;
 use doorman_testkit::{Building, PASSWORD, TestServer};
 use doorman_tlog::{NoteVerifier, TlogProof};
 use doorman_trust::{
-    AuthorizationSpec, ConsentSpec, RevocationList, SecretKey, ServiceState, sign_authorization,
-    sign_consent, token,
+    AuthorizationSpec, ConsentSpec, DeviceConfig, RevocationList, SecretKey, ServiceState,
+    sign_authorization, sign_consent, token,
 };
 use jiff::SignedDuration;
 
@@ -921,6 +921,103 @@ fn self_custody_properties_upload_what_the_owner_signed_offline() {
     areq.authorization = Some(token::encode(&signed));
     let auth = b.manager.authorize(&b.property.id, &areq).unwrap();
     assert_eq!(auth.status, "active");
+
+    // The device's activation bundle waits for the owner's signed device configuration.
+    let index = approved
+        .consent
+        .as_ref()
+        .and_then(|c| c.log_index)
+        .expect("a logged consent");
+    server.wait_for_log(index + 1);
+    assert_eq!(code(b.installer.activation(&req.id)), "signature_required");
+    let pending = b.owner.activation_config(&req.id).unwrap();
+    assert_eq!(
+        (pending.custody.as_str(), pending.document.as_ref()),
+        ("self", None)
+    );
+    let config = DeviceConfig::from_payload(&base64_decode(
+        pending
+            .pending_payload
+            .as_deref()
+            .expect("a payload to sign"),
+    ))
+    .unwrap();
+    assert_eq!(config.device_key, device.public());
+    assert_eq!(config.door.as_str(), "street");
+    let sign = |c: &DeviceConfig, k: &SecretKey| String::from_utf8(c.sign(k).unwrap()).unwrap();
+    // The installer may not upload it; another key's signature, another door or another
+    // server key are refused.
+    let doc = sign(&config, &owner_key);
+    assert_eq!(
+        code(b.installer.upload_activation_config(&req.id, &doc)),
+        "forbidden"
+    );
+    let stranger = SecretKey::generate(&mut rand::rngs::OsRng);
+    assert_eq!(
+        code(
+            b.owner
+                .upload_activation_config(&req.id, &sign(&config, &stranger))
+        ),
+        "bad_token"
+    );
+    for wrong in [
+        DeviceConfig {
+            door: "garage".parse().unwrap(),
+            ..config.clone()
+        },
+        DeviceConfig {
+            server_key: stranger.public(),
+            ..config.clone()
+        },
+    ] {
+        assert_eq!(
+            code(
+                b.owner
+                    .upload_activation_config(&req.id, &sign(&wrong, &owner_key))
+            ),
+            "token_mismatch"
+        );
+    }
+    let stored = b.owner.upload_activation_config(&req.id, &doc).unwrap();
+    assert_eq!(stored.document.as_deref(), Some(doc.as_str()));
+    assert_eq!(
+        code(b.owner.upload_activation_config(&req.id, &doc)),
+        "stale_state"
+    );
+    // Devices also need the property's signed state, which only the owner can sign.
+    assert_eq!(code(b.installer.activation(&req.id)), "signature_required");
+    let revs = b.owner.revocations(&b.property.id).unwrap();
+    let list =
+        RevocationList::from_payload(&base64_decode(revs.pending_payload.as_deref().unwrap()))
+            .unwrap();
+    b.owner
+        .upload_revocations(
+            &b.property.id,
+            &String::from_utf8(list.sign(&owner_key).unwrap()).unwrap(),
+        )
+        .unwrap();
+    let service = b.owner.service(&b.property.id).unwrap();
+    let state =
+        ServiceState::from_payload(&base64_decode(service.pending_payload.as_deref().unwrap()))
+            .unwrap();
+    b.owner
+        .upload_service(
+            &b.property.id,
+            &String::from_utf8(state.sign(&owner_key).unwrap()).unwrap(),
+        )
+        .unwrap();
+    // The bundle now carries it all, and verifies the way the device checks it.
+    let bundle = b.installer.activation(&req.id).unwrap();
+    assert_eq!(bundle.config, doc);
+    let activation = doorman_device::verify_activation(
+        &serde_json::to_vec(&bundle).unwrap(),
+        &device.public(),
+        &NoteVerifier::parse(&server.verifier_key).unwrap(),
+        server.clock.now(),
+    )
+    .unwrap();
+    assert_eq!(activation.door.as_str(), "street");
+    assert_eq!(activation.config.seq, config.seq);
 
     // A revocation leaves a list for the owner to sign; the server serves what they upload.
     b.owner.revoke_consent(&req.id, "device_removed").unwrap();

@@ -90,6 +90,27 @@ pub enum InstallationCmd {
     /// A request's photos.
     #[command(subcommand)]
     Evidence(EvidenceCmd),
+    /// Self-custody: sign an approved installation's device configuration with the property
+    /// key (offline key, online call) and upload it, so the device can be activated.
+    SignConfig {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The property's private key (PKCS#8 PEM).
+        #[arg(long, value_name = "FILE")]
+        property_key: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// The device's activation bundle (installers): give it to `doorman-agent activate`.
+    Activation {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Write it here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -345,6 +366,83 @@ pub fn run(cmd: InstallationCmd) -> Result<()> {
                 out,
                 &api.call("revoking the consent", |c| c.revoke_consent(&id, &reason))?,
             )
+        }
+        InstallationCmd::SignConfig {
+            id,
+            property_key,
+            conn,
+        } => {
+            let key = crate::files::read_secret_key(&property_key)?;
+            let api = conn.connect()?;
+            let i = api.call("reading the request", |c| c.installation(&id))?;
+            let p = api.call("reading the property", |c| c.property(&i.property))?;
+            if p.public_key != key.public().to_string() {
+                bail!(
+                    "{} is not the key of {} (its key is {}); give the property's own key",
+                    property_key.display(),
+                    i.property,
+                    p.public_key
+                );
+            }
+            let pending = api.call("reading the configuration", |c| c.activation_config(&id))?;
+            let Some(payload) = pending.pending_payload else {
+                bail!(
+                    "{} is custodial: the server signs its device configurations itself",
+                    i.property
+                );
+            };
+            let (_, seq, doc) = super::state::sign_expecting(&key, &payload, |config| {
+                if config.property.as_str() != i.property
+                    || config.door.as_str() != i.door
+                    || config.device_key.to_string() != i.device_key
+                {
+                    bail!(
+                        "the server's configuration is not for this request's property, door and device; not signed"
+                    );
+                }
+                // What the owner delegates by signing: this server may send the device its
+                // messages (never open a door: passes still need the owner's key).
+                eprintln!(
+                    "signing for {} door {}: relay pulse {} ms, offline bound {} s, clock tolerance {} s, server key {}",
+                    i.property,
+                    i.door,
+                    config.pulse_ms,
+                    config.revocation_max_age_s,
+                    config.clock_skew_tolerance_s,
+                    config.server_key
+                );
+                Ok(())
+            })?;
+            api.call("uploading the configuration", |c| {
+                c.upload_activation_config(&id, &doc)
+            })?;
+            eprintln!(
+                "signed and uploaded the device configuration of {id} (seq {seq}); the installer can fetch the activation bundle now"
+            );
+            Ok(())
+        }
+        InstallationCmd::Activation { id, out, conn } => {
+            let api = conn.connect()?;
+            let bundle = api.call("fetching the activation bundle", |c| c.activation(&id))?;
+            let text = serde_json::to_string_pretty(&bundle)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, format!("{text}\n"))
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "wrote the activation bundle of {id} to {}: on the device, `doorman-agent activate {}`",
+                        path.display(),
+                        path.display()
+                    );
+                }
+                None => {
+                    #[allow(clippy::print_stdout)]
+                    {
+                        println!("{text}");
+                    }
+                }
+            }
+            Ok(())
         }
         InstallationCmd::Evidence(EvidenceCmd::Get {
             id,

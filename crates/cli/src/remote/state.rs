@@ -15,15 +15,15 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Subcommand;
-use doorman_trust::{RevocationList, SecretKey, ServiceState};
+use doorman_trust::{DeviceConfig, RevocationList, SecretKey, ServiceState};
 
 use super::Conn;
 use crate::files::read_secret_key;
 
 #[derive(Debug, Subcommand)]
 pub enum StateCmd {
-    /// Sign one pending payload (a revocation list or a service state) with the property key,
-    /// offline; prints the signed document to upload.
+    /// Sign one pending payload (a revocation list, a service state or a device configuration)
+    /// with the property key, offline; prints the signed document to upload.
     Sign {
         /// The property's private key (PKCS#8 PEM).
         #[arg(long, value_name = "FILE")]
@@ -65,13 +65,35 @@ fn sign(key: &SecretKey, payload_b64: &str) -> Result<(&'static str, u64, String
                 ServiceState::from_payload(&payload).context("reading the service state")?;
             ("service state", state.seq, state.sign(key)?)
         }
-        other => bail!("the payload is a {other:?}, not a revocation_list or service_state"),
+        Some("device_config") => {
+            let config =
+                DeviceConfig::from_payload(&payload).context("reading the device configuration")?;
+            ("device configuration", config.seq, config.sign(key)?)
+        }
+        other => bail!(
+            "the payload is a {other:?}, not a revocation_list, service_state or device_config"
+        ),
     };
     Ok((
         name,
         seq,
         String::from_utf8(doc).context("a signed document is UTF-8")?,
     ))
+}
+
+/// Signs a device configuration payload after `check` accepted what it says.
+pub fn sign_expecting(
+    key: &SecretKey,
+    payload_b64: &str,
+    check: impl FnOnce(&DeviceConfig) -> Result<()>,
+) -> Result<(&'static str, u64, String)> {
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64.trim())
+        .context("the server's payload is not base64url")?;
+    let config =
+        DeviceConfig::from_payload(&payload).context("reading the device configuration")?;
+    check(&config)?;
+    sign(key, payload_b64)
 }
 
 #[allow(clippy::print_stdout)]

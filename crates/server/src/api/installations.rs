@@ -12,8 +12,8 @@ use doorman_core::{
 use doorman_entries::{Custody, PublicEntry, consent_granted_entry};
 use doorman_proto::codes::Code;
 use doorman_proto::{
-    ActivationBundleView, ApproveRequest, CreateInstallationRequest, EvidenceView,
-    InstallationView, List, LoggedEntryView, ReasonRequest,
+    ActivationBundleView, ApproveRequest, CreateInstallationRequest, DeviceConfigView,
+    EvidenceView, InstallationView, List, LoggedEntryView, ReasonRequest, SignedDocumentRequest,
 };
 use doorman_store::control::{
     Consent, Decision, Evidence, Installation, InstallationFilter, InstallationStatus, LogTarget,
@@ -642,7 +642,8 @@ fn logged_entry(
 /// (docs/agent.md), so whoever carries the bundle to the box needs no trust. For the installer
 /// who filed the request and the property's owners and managers, once the request is approved
 /// and its `consent_granted` entry is in a checkpoint (`not_yet_logged` until then: retry).
-/// Self-custody properties: not yet (the device configuration would have to be signed offline).
+/// Self-custody properties: once the owner has signed the device configuration
+/// (`PUT …/activation/config`), which the server can't sign for them.
 #[utoipa::path(get, path = "/api/v1/installations/{installation}/activation", tag = "installations", params(("installation" = String, Path)),
     responses((status = 200, body = ActivationBundleView), (status = "4XX", body = doorman_proto::Problem)), security(("bearer" = [])))]
 pub(crate) async fn activation(
@@ -662,12 +663,6 @@ pub(crate) async fn activation(
                 ));
             }
         };
-        if prop.custody != Custody::Custodial {
-            return Err(ApiError::new(
-                Code::SignatureRequired,
-                "self-custody properties cannot hand out activation bundles yet: the device configuration must be signed with the owner's key, which the server does not hold",
-            ));
-        }
         let registered = prop.registered_outbox.ok_or_else(|| {
             ApiError::new(Code::PropertyNotVerified, "the property is not verified")
         })?;
@@ -696,28 +691,26 @@ pub(crate) async fn activation(
                 .store
                 .document(&prop.id, kind)
                 .map_err(|e| ApiError::store(e, "document", Code::Internal))?
-                .ok_or_else(|| ApiError::new(Code::NotYetLogged, "the property's signed state is not issued yet: retry in a second"))?;
+                .ok_or_else(|| match prop.custody {
+                    Custody::Custodial => ApiError::new(Code::NotYetLogged, "the property's signed state is not issued yet: retry in a second"),
+                    Custody::SelfCustody => ApiError::new(Code::SignatureRequired, "this property is self-custody: its owner signs the revocation list and service state first (`doorman state push --property P --property-key KEY`)"),
+                })?;
             String::from_utf8(d.document).map_err(|_| ApiError::internal())
         };
-        let secret = property_secret(api, &prop)?;
-        let now = whole_seconds(api.now());
-        let policy = doorman_trust::DoorPolicy::default();
-        let secs = |d: SignedDuration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
-        let config = doorman_trust::DeviceConfig {
-            property: prop.id.clone(),
-            // Grows with the issue time: a device keeps the highest it has seen.
-            seq: u64::try_from(now.as_second()).unwrap_or(1).max(1),
-            issued_at: now,
-            door: i.door.clone(),
-            device_key: key(&i.device_key, "device key")?,
-            pulse_ms: policy.pulse_ms,
-            revocation_max_age_s: secs(policy.revocation_max_age),
-            clock_skew_tolerance_s: secs(policy.clock_skew_tolerance),
-            challenge_ttl_s: secs(policy.challenge_ttl),
-            server_key: api.devices.keys.signer().public(),
-        }
-        .sign(&secret)
-        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+        let config = match prop.custody {
+            Custody::Custodial => config_for(api, &i, &prop)?
+                .sign(&property_secret(api, &prop)?)
+                .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?,
+            Custody::SelfCustody => signed_config(api, &i, &prop)?.ok_or_else(|| {
+                ApiError::new(
+                    Code::SignatureRequired,
+                    format!(
+                        "this property is self-custody: its owner signs the device configuration first (`doorman installation sign-config {} --property-key KEY`)",
+                        i.id
+                    ),
+                )
+            })?,
+        };
         Ok(Json(ActivationBundleView {
             kind: "doorman_activation".to_string(),
             v: 1,
@@ -738,4 +731,182 @@ pub(crate) async fn activation(
         }))
     })
     .await
+}
+
+/// The device configuration the property would sign for this installation now: its door and
+/// device key, the policy's defaults, and the key this server signs device messages with.
+fn config_for(
+    api: &Api,
+    i: &Installation,
+    prop: &Property,
+) -> Result<doorman_trust::DeviceConfig, ApiError> {
+    let now = whole_seconds(api.now());
+    let policy = doorman_trust::DoorPolicy::default();
+    let secs = |d: SignedDuration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+    Ok(doorman_trust::DeviceConfig {
+        property: prop.id.clone(),
+        // Grows with the issue time: a device keeps the highest it has seen.
+        seq: u64::try_from(now.as_second()).unwrap_or(1).max(1),
+        issued_at: now,
+        door: i.door.clone(),
+        device_key: key(&i.device_key, "device key")?,
+        pulse_ms: policy.pulse_ms,
+        revocation_max_age_s: secs(policy.revocation_max_age),
+        clock_skew_tolerance_s: secs(policy.clock_skew_tolerance),
+        challenge_ttl_s: secs(policy.challenge_ttl),
+        server_key: api.devices.keys.signer().public(),
+    })
+}
+
+/// Where a self-custody owner's signed device configuration of an installation is kept.
+fn config_meta_key(i: &Installation) -> String {
+    format!("device_config/{}", i.id)
+}
+
+/// Checks a signed device configuration for this installation: signed by the property key,
+/// naming this property, door and device key, and this server's key (so the device will
+/// take this server's messages).
+fn check_config(
+    api: &Api,
+    i: &Installation,
+    prop: &Property,
+    document: &[u8],
+) -> Result<doorman_trust::DeviceConfig, ApiError> {
+    let property_key = key(&prop.public_key, "property key")?;
+    let config = doorman_trust::DeviceConfig::verify(document, &property_key)
+        .map_err(|e| ApiError::new(Code::BadToken, format!("document: {e}")))?;
+    let mismatch = if config.property != prop.id {
+        Some("property")
+    } else if config.door != i.door {
+        Some("door")
+    } else if config.device_key.to_string() != i.device_key {
+        Some("device_key")
+    } else if config.server_key != api.devices.keys.signer().public() {
+        Some("server_key")
+    } else {
+        None
+    };
+    match mismatch {
+        Some(field) => Err(ApiError::new(
+            Code::TokenMismatch,
+            format!(
+                "document: its {field} is not this installation's; sign the pending configuration again"
+            ),
+        )),
+        None => Ok(config),
+    }
+}
+
+/// The signed configuration a self-custody owner uploaded, checked again.
+fn signed_config(
+    api: &Api,
+    i: &Installation,
+    prop: &Property,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let stored = api
+        .store
+        .meta(&config_meta_key(i))
+        .map_err(|e| ApiError::store(e, "device configuration", Code::Internal))?;
+    match stored {
+        Some(doc) => check_config(api, i, prop, &doc).map(|_| Some(doc)),
+        None => Ok(None),
+    }
+}
+
+fn config_view(api: &Api, i: &Installation, prop: &Property) -> Result<DeviceConfigView, ApiError> {
+    let self_custody = prop.custody == Custody::SelfCustody;
+    let pending = if self_custody {
+        let payload = config_for(api, i, prop)?
+            .payload()
+            .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+        Some(base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            payload,
+        ))
+    } else {
+        None
+    };
+    let document = if self_custody {
+        signed_config(api, i, prop)?
+            .map(|d| String::from_utf8(d).map_err(|_| ApiError::internal()))
+            .transpose()?
+    } else {
+        None
+    };
+    Ok(DeviceConfigView {
+        installation: i.id.to_string(),
+        custody: if self_custody { "self" } else { "custodial" }.to_string(),
+        pending_payload: pending,
+        document,
+    })
+}
+
+/// An approved installation's device configuration: for a self-custody property, the payload
+/// its owner signs offline (`pending_payload`, base64url, fresh each time) and what was
+/// uploaded; a custodial property's is signed by the server in each activation bundle.
+#[utoipa::path(get, path = "/api/v1/installations/{installation}/activation/config", tag = "installations", params(("installation" = String, Path)),
+    responses((status = 200, body = DeviceConfigView), (status = "4XX", body = doorman_proto::Problem)), security(("bearer" = [])))]
+pub(crate) async fn activation_config(
+    State(api): State<Shared>,
+    creds: Credentials,
+    p: Params,
+) -> Result<Json<DeviceConfigView>, ApiError> {
+    run(api, move |api| {
+        let who = api.authenticate(&creds)?;
+        let (i, prop) = installation_for(api, &who, p.get(0), Action::DecideInstallation)?;
+        approved(&i)?;
+        config_view(api, &i, &prop).map(Json)
+    })
+    .await
+}
+
+/// A self-custody owner uploads the device configuration signed offline
+/// (`doorman installation sign-config`); activation bundles carry it from then on.
+#[utoipa::path(put, path = "/api/v1/installations/{installation}/activation/config", tag = "installations", params(("installation" = String, Path)), request_body = SignedDocumentRequest,
+    responses((status = 200, body = DeviceConfigView), (status = "4XX", body = doorman_proto::Problem)), security(("bearer" = [])))]
+pub(crate) async fn upload_activation_config(
+    State(api): State<Shared>,
+    creds: Credentials,
+    p: Params,
+    Body(req): Body<SignedDocumentRequest>,
+) -> Result<Json<DeviceConfigView>, ApiError> {
+    run(api, move |api| {
+        let who = api.authenticate(&creds)?;
+        let (i, prop) = installation_for(api, &who, p.get(0), Action::DecideInstallation)?;
+        approved(&i)?;
+        if prop.custody != Custody::SelfCustody {
+            return Err(ApiError::new(
+                Code::InvalidField,
+                "document: the server signs a custodial property's device configurations; nothing to upload",
+            ));
+        }
+        let config = check_config(api, &i, &prop, req.document.as_bytes())?;
+        if let Some(old) = signed_config(api, &i, &prop)? {
+            let old = check_config(api, &i, &prop, &old)?;
+            if old.seq >= config.seq {
+                return Err(ApiError::new(
+                    Code::StaleState,
+                    format!("document: a configuration with seq {} or newer is stored already; sign the pending one again", old.seq),
+                ));
+            }
+        }
+        api.store
+            .put_meta(&config_meta_key(&i), req.document.as_bytes())
+            .map_err(|e| ApiError::store(e, "device configuration", Code::Internal))?;
+        config_view(api, &i, &prop).map(Json)
+    })
+    .await
+}
+
+fn approved(i: &Installation) -> Result<(), ApiError> {
+    match (&i.status, &i.consent) {
+        (InstallationStatus::Approved, Some(_)) => Ok(()),
+        _ => Err(ApiError::new(
+            Code::NotApproved,
+            format!(
+                "the request is {}: only an approved request's device has a configuration",
+                i.status.as_str()
+            ),
+        )),
+    }
 }

@@ -370,6 +370,10 @@ pub fn api_router(api: Arc<Api>) -> Router {
             "/api/v1/installations/{installation}/activation",
             get(installations::activation),
         )
+        .route(
+            "/api/v1/installations/{installation}/activation/config",
+            get(installations::activation_config).put(installations::upload_activation_config),
+        )
         // Authorizations and passes.
         .route("/api/v1/authorizations", get(authorizations::list))
         .route(

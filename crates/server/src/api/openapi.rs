@@ -54,6 +54,8 @@ impl Modify for Bearer {
         super::installations::file,
         super::installations::show,
         super::installations::activation,
+        super::installations::activation_config,
+        super::installations::upload_activation_config,
         super::installations::upload_evidence,
         super::installations::evidence,
         super::installations::approve,
