@@ -726,6 +726,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     println!();
     println!("Doorman is serving at {url} (API {url}/api/v1, public log {url}/log).");
+    println!(
+        "Anyone can see what is registered at Maple Court: {url}/lookup?address=1+Maple+Court%2C+Springfield"
+    );
     println!("Sign in (`doorman login --url {url} --email …`), password \"{PASSWORD}\":");
     for (who, email) in [
         ("owner", "owner@maple.example"),

@@ -82,6 +82,7 @@ pub use public::{
 };
 
 mod tile_cache;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -144,6 +145,16 @@ impl Problem {
             code,
             detail: detail.into(),
         }
+    }
+
+    /// The stable code.
+    pub(crate) fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// What was wrong, for people.
+    pub(crate) fn detail(&self) -> &str {
+        &self.detail
     }
 
     pub(crate) fn internal() -> Problem {
@@ -239,7 +250,13 @@ pub fn app_router(
         .route("/metrics", get(observe::metrics))
         .route("/readyz", get(observe::readyz))
         .with_state((Arc::clone(&metrics), Arc::clone(&api)));
-    log_router(Arc::clone(&log), verifier_key)
+    log_router(Arc::clone(&log), verifier_key.clone())
+        .merge(web::pages_router(
+            Arc::clone(&api.store),
+            Arc::clone(&log),
+            Arc::clone(&index),
+            verifier_key,
+        ))
         .merge(public_router(log, index))
         .merge(api::api_router(api))
         .merge(ops)

@@ -90,6 +90,9 @@ pub struct EntryView {
     pub proof: String,
     /// What a monitor would flag about it.
     pub warnings: Vec<String>,
+    /// The entry's bytes as logged (for the pages; not in the JSON).
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,19 +164,22 @@ fn parse_query(raw: Option<&str>) -> Result<Query, Problem> {
     })
 }
 
-async fn installations(
-    State(state): State<PublicState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, Problem> {
-    let query = parse_query(raw.as_deref())?;
-    let address_key = normalize_address(&query.address)
+/// Everything the public log says about the building at `address`, each entry with its
+/// proof under the latest checkpoint (the JSON endpoint and the public page both show it).
+pub(crate) async fn lookup(
+    store: Arc<dyn LogStore>,
+    index: Arc<PublicIndex>,
+    address: String,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<InstallationsResponse, Problem> {
+    let address_key = normalize_address(&address)
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
-    let response = blocking(move || {
-        let store = state.store.as_ref();
+    blocking(move || {
+        let store = store.as_ref();
         let cp = latest(store)?;
-        let found = state
-            .index
-            .lookup(&address_key, query.after, query.limit)
+        let found = index
+            .lookup(&address_key, after, limit)
             .map_err(Problem::from_store)?;
         let mut entries = Vec::with_capacity(found.entries.len());
         for found in &found.entries {
@@ -190,10 +196,11 @@ async fn installations(
                 proof: String::from_utf8_lossy(&proof_bundle(store, found.index, &cp)?)
                     .into_owned(),
                 warnings: found.warnings.clone(),
+                bytes,
             });
         }
         Ok(InstallationsResponse {
-            address: query.address,
+            address,
             address_key: found.address_key,
             tree_size: cp.size,
             checkpoint: String::from_utf8_lossy(&cp.note).into_owned(),
@@ -214,6 +221,21 @@ async fn installations(
             entries,
         })
     })
+    .await
+}
+
+async fn installations(
+    State(state): State<PublicState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let query = parse_query(raw.as_deref())?;
+    let response = lookup(
+        state.store,
+        state.index,
+        query.address,
+        query.after,
+        query.limit,
+    )
     .await?;
     let json = serde_json::to_vec(&response).map_err(|e| {
         eprintln!("doorman-server: encoding an installations response: {e}");
