@@ -258,6 +258,7 @@ pub fn app_router(
             verifier_key,
         ))
         .merge(public_router(log, index))
+        .merge(api::pages_router(Arc::clone(&api)))
         .merge(api::api_router(api))
         .merge(ops)
         .layer(axum::middleware::from_fn_with_state(

@@ -205,3 +205,246 @@ fn the_log_page_shows_the_checkpoint_and_how_to_verify_it() {
         .to_string();
     assert!(page.contains(&format!("<strong>{size}</strong>")), "{page}");
 }
+
+/// A browser's request, without following redirects: (status, headers, body).
+fn http(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read as _, Write as _};
+    let host = server.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    let (head, rest) = all.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let hs = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    (status, hs, rest.to_string())
+}
+
+fn set_cookie(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.split(&marker)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+/// Signs in through the page like a browser; returns the session cookie pair.
+fn sign_in_page(server: &TestServer, email: &str) -> String {
+    let (status, hs, html) = http(server, "GET", "/signin", &[], "");
+    assert_eq!(status, 200);
+    let csrf_cookie = set_cookie(&hs, "doorman_csrf").unwrap();
+    assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"));
+    let pair = csrf_cookie.split(';').next().unwrap().to_string();
+    let csrf = hidden(&html, "csrf");
+    let (status, hs, _) = http(
+        server,
+        "POST",
+        "/signin",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded".into()),
+            ("Cookie", pair),
+        ],
+        &form_body(&[
+            ("email", email),
+            ("password", doorman_testkit::PASSWORD),
+            ("csrf", &csrf),
+        ]),
+    );
+    assert_eq!(status, 303, "sign-in refused");
+    assert_eq!(
+        hs.iter()
+            .find(|(k, _)| k == "location")
+            .map(|(_, v)| v.as_str()),
+        Some("/app")
+    );
+    let session = set_cookie(&hs, "doorman_session").unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    session.split(';').next().unwrap().to_string()
+}
+
+#[test]
+fn a_manager_signs_in_sees_their_buildings_and_signs_out() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let (_req, _) = b.file_request("dev-waiting");
+    // Without a session, the overview sends the browser to sign in.
+    let (status, hs, _) = http(&server, "GET", "/app", &[], "");
+    assert_eq!(status, 303);
+    assert!(hs.iter().any(|(k, v)| k == "location" && v == "/signin"));
+
+    // Bad sign-ins: a page that says what went wrong, no session.
+    let (_, hs, html) = http(&server, "GET", "/signin", &[], "");
+    let pair = set_cookie(&hs, "doorman_csrf")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = hidden(&html, "csrf");
+    let post = |cookie: Option<&str>, fields: &[(&str, &str)]| {
+        let mut h = vec![(
+            "Content-Type",
+            "application/x-www-form-urlencoded".to_string(),
+        )];
+        if let Some(c) = cookie {
+            h.push(("Cookie", c.to_string()));
+        }
+        http(&server, "POST", "/signin", &h, &form_body(fields))
+    };
+    let (status, hs, html) = post(
+        Some(&pair),
+        &[
+            ("email", "manager@coop.example"),
+            ("password", "not the password"),
+            ("csrf", &csrf),
+        ],
+    );
+    assert_eq!(status, 401);
+    assert!(
+        html.contains("Wrong email or password") && set_cookie(&hs, "doorman_session").is_none()
+    );
+    assert!(
+        html.contains("value=\"manager@coop.example\""),
+        "the email is kept"
+    );
+    // A forged cross-site form: no double-submit cookie, or another token.
+    let good = [
+        ("email", "manager@coop.example"),
+        ("password", doorman_testkit::PASSWORD),
+        ("csrf", csrf.as_str()),
+    ];
+    let (status, hs, html) = post(None, &good);
+    assert_eq!(status, 403);
+    assert!(
+        html.contains("came from another site") && set_cookie(&hs, "doorman_session").is_none()
+    );
+    let (status, _, _) = post(Some("doorman_csrf=dmc_other"), &good);
+    assert_eq!(status, 403);
+    let (status, _, html) = post(Some(&pair), &[("csrf", csrf.as_str())]);
+    assert_eq!(status, 400);
+    assert!(html.contains("Give your email and your password"));
+
+    let session = sign_in_page(&server, "manager@coop.example");
+    let (status, _, html) = http(&server, "GET", "/app", &[("Cookie", session.clone())], "");
+    assert_eq!(status, 200);
+    assert!(html.contains("The Main Street building"), "{html}");
+    assert!(html.contains("12 Main Street, Springfield"));
+    assert!(
+        html.contains("<span class=\"warn\">1</span>"),
+        "one request waiting: {html}"
+    );
+    assert!(!html.contains("<script"));
+
+    // Another building's owner sees only their own.
+    let (other, org) = server.sign_up("property", "Other Co", "o@other.example");
+    other
+        .claim_property(&ClaimPropertyRequest {
+            org,
+            name: "Elsewhere House".into(),
+            address: "3 Far Road, Shelbyville".into(),
+            time_zone: "Europe/Paris".into(),
+            custody: "custodial".into(),
+            public_key: None,
+        })
+        .unwrap();
+    let theirs = sign_in_page(&server, "o@other.example");
+    let (_, _, html) = http(&server, "GET", "/app", &[("Cookie", theirs)], "");
+    assert!(
+        html.contains("Elsewhere House") && !html.contains("Main Street"),
+        "{html}"
+    );
+
+    // Sign out needs the session's own token; then the session is gone.
+    let (_, _, page) = http(&server, "GET", "/app", &[("Cookie", session.clone())], "");
+    let token = hidden(&page, "csrf");
+    let out = |csrf: &str| {
+        http(
+            &server,
+            "POST",
+            "/signout",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded".into()),
+                ("Cookie", session.clone()),
+            ],
+            &form_body(&[("csrf", csrf)]),
+        )
+    };
+    assert_eq!(out("forged").0, 403);
+    assert_eq!(
+        http(&server, "GET", "/app", &[("Cookie", session.clone())], "").0,
+        200
+    );
+    let (status, hs, _) = out(&token);
+    assert_eq!(status, 303);
+    assert!(
+        set_cookie(&hs, "doorman_session")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, hs, _) = http(&server, "GET", "/app", &[("Cookie", session)], "");
+    assert_eq!(status, 303);
+    assert!(
+        hs.iter()
+            .any(|(k, v)| k == "location" && v == "/signin?expired=1")
+    );
+}
+
+#[test]
+fn an_expired_session_is_sent_to_sign_in_again() {
+    let server = TestServer::start();
+    let _b = Building::new(&server);
+    let session = sign_in_page(&server, "owner@coop.example");
+    assert_eq!(
+        http(&server, "GET", "/app", &[("Cookie", session.clone())], "").0,
+        200
+    );
+    server.clock.advance(jiff::SignedDuration::from_hours(13));
+    let (status, hs, _) = http(&server, "GET", "/app", &[("Cookie", session)], "");
+    assert_eq!(status, 303);
+    assert!(
+        hs.iter()
+            .any(|(k, v)| k == "location" && v == "/signin?expired=1")
+    );
+    let (_, _, html) = http(&server, "GET", "/signin?expired=1", &[], "");
+    assert!(html.contains("Your session has ended"));
+}

@@ -399,6 +399,51 @@ impl Api {
         .ok()
     }
 
+    /// Signs in with a password: the throttled check, then a new session (the API's sign-in
+    /// and the sign-in page share it).
+    pub(crate) fn password_session(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<SessionResponse, ApiError> {
+        let email = email.trim().to_lowercase();
+        let user = self
+            .store
+            .user_by_email(&email)
+            .map_err(|e| ApiError::store(e, "account", Code::Internal))?;
+        self.check_password(&email, user.as_ref(), password)?;
+        match user {
+            Some(user) => self.open_session(&user),
+            None => Err(ApiError::unauthenticated("wrong email or password")),
+        }
+    }
+
+    /// Ends the session `creds` carry (nothing for an API token: see the caller).
+    pub(crate) fn end_session(&self, creds: &Credentials) -> Result<(), ApiError> {
+        if let Some(secret) = &creds.bearer {
+            self.store
+                .delete_session(&secret_hash(secret))
+                .map_err(|e| ApiError::store(e, "session", Code::Internal))?;
+        }
+        Ok(())
+    }
+
+    /// The `Set-Cookie` value for a new session (`None` clears it).
+    pub(crate) fn session_set_cookie(&self, token: Option<&str>) -> Option<HeaderValue> {
+        match token {
+            Some(t) => {
+                let max_age = i64::try_from(self.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
+                self.session_cookie(t, max_age)
+            }
+            None => self.session_cookie("", 0),
+        }
+    }
+
+    /// Whether cookies are sent with `Secure` (the server is reached over https).
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.config.secure_cookies
+    }
+
     fn with_cookie(&self, session: SessionResponse) -> Response {
         let max_age = i64::try_from(self.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
         let cookie = self.session_cookie(&session.token, max_age);
@@ -520,16 +565,7 @@ pub(crate) async fn sign_in(
 ) -> Result<Response, ApiError> {
     let api2 = api.clone();
     let session = run(api, move |api| {
-        let email = req.email.trim().to_lowercase();
-        let user = api
-            .store
-            .user_by_email(&email)
-            .map_err(|e| ApiError::store(e, "account", Code::Internal))?;
-        api.check_password(&email, user.as_ref(), &req.password)?;
-        match user {
-            Some(user) => api.open_session(&user),
-            None => Err(ApiError::unauthenticated("wrong email or password")),
-        }
+        api.password_session(&req.email, &req.password)
     })
     .await?;
     Ok(api2.with_cookie(session))
@@ -548,10 +584,7 @@ pub(crate) async fn sign_out(
         if who.token.is_some() {
             return Err(ApiError::new(Code::InvalidField, "this is an API token, not a session; revoke it with DELETE /api/v1/orgs/{org}/tokens/{id}"));
         }
-        if let Some(secret) = &creds.bearer {
-            api.store.delete_session(&secret_hash(secret)).map_err(|e| ApiError::store(e, "session", Code::Internal))?;
-        }
-        Ok(())
+        api.end_session(&creds)
     })
     .await?;
     let mut r = NoContent.into_response();

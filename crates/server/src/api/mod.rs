@@ -28,6 +28,7 @@ mod extract;
 mod installations;
 pub mod openapi;
 mod orgs;
+mod pages;
 mod properties;
 mod views;
 
@@ -47,6 +48,7 @@ pub(crate) use auth::new_secret;
 pub use auth::{hash_password, verify_password};
 pub use error::ApiError;
 pub(crate) use error::REQUEST_ID;
+pub(crate) use pages::pages_router;
 pub(crate) use properties::property_secret;
 
 /// The id of the request being served, on the async side or on the blocking pool.

@@ -80,7 +80,7 @@ pub fn page(status: StatusCode, html: String) -> Response {
     r
 }
 
-fn render(status: StatusCode, t: &impl Template) -> Response {
+pub(crate) fn render(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => page(status, html),
         Err(e) => {
@@ -101,7 +101,7 @@ struct ErrorPage<'a> {
     detail: &'a str,
 }
 
-fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
     match (ErrorPage { title, detail }).render() {
         Ok(html) => page(status, html),
         // The error page has no data that could fail; this is a last resort.

@@ -1,0 +1,374 @@
+//! The signed-in pages (issue 6): sign-in, sign-out and the managers' overview of their
+//! buildings. They live beside the API's handlers because they are the same requests
+//! through another door: the same session (the `doorman_session` cookie the API sets), the
+//! same authentication, the same `authorize` calls — one authorization layer, not two.
+//!
+//! Forms are protected against cross-site requests twice over: the session cookie is
+//! `SameSite=Lax` (a cross-site POST does not carry it), and every form carries a CSRF token
+//! the server checks — for a signed-in form, a hash of the session secret the attacker can't
+//! read; for the sign-in form (no session yet), a random value also set as a cookie scoped to
+//! `/signin` (double submit), so nobody can sign a visitor in to the attacker's account.
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use doorman_core::{Action, authorize};
+use doorman_proto::codes::Code;
+use doorman_store::control::{InstallationFilter, InstallationStatus};
+use sha2::{Digest as _, Sha256};
+
+use super::auth::new_secret;
+use super::properties::scope;
+use super::{ApiError, Credentials, Shared, run};
+use crate::web::{error_page, page, render};
+
+/// The sign-in form's double-submit cookie.
+const CSRF_COOKIE: &str = "doorman_csrf";
+/// The largest form body read (a sign-in is a few hundred bytes).
+const MAX_FORM: usize = 8 * 1024;
+
+pub(crate) fn pages_router(api: Shared) -> Router {
+    Router::new()
+        .route("/signin", get(signin_form).post(signin))
+        .route("/signout", axum::routing::post(signout))
+        .route("/app", get(overview))
+        .with_state(api)
+}
+
+/// The CSRF token of a signed-in form: bound to the session, unreadable from another site.
+fn session_csrf(session_secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"doorman csrf v1\0");
+    h.update(session_secret.as_bytes());
+    URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+/// Compares two secrets without an early exit on the first differing byte.
+fn same_secret(a: &str, b: &str) -> bool {
+    Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|t| t.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// The fields of a form body (the first of each name); `None` if it is too large or not a form.
+fn form(headers: &HeaderMap, body: &Bytes) -> Option<std::collections::HashMap<String, String>> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !form_type || body.len() > MAX_FORM {
+        return None;
+    }
+    let mut out = std::collections::HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    Some(out)
+}
+
+fn see_other(to: &str, cookies: &[HeaderValue]) -> Response {
+    let mut r = page(StatusCode::SEE_OTHER, String::new());
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    r
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignIn {
+    csrf: String,
+    email: String,
+    problem: Option<String>,
+    expired: bool,
+}
+
+/// A sign-in form with a fresh double-submit token.
+fn signin_page(
+    api: &Shared,
+    status: StatusCode,
+    email: String,
+    problem: Option<String>,
+    expired: bool,
+) -> Response {
+    let (csrf, _) = new_secret("dmc_");
+    let secure = if api.secure_cookies() { "; Secure" } else { "" };
+    let mut r = render(
+        status,
+        &SignIn {
+            csrf: csrf.clone(),
+            email,
+            problem,
+            expired,
+        },
+    );
+    if let Ok(c) = HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={csrf}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+async fn signin_form(State(api): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let expired = q.is_some_and(|q| q.split('&').any(|p| p == "expired=1"));
+    signin_page(&api, StatusCode::OK, String::new(), None, expired)
+}
+
+async fn signin(State(api): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(fields) = form(&headers, &body) else {
+        return signin_page(
+            &api,
+            StatusCode::BAD_REQUEST,
+            String::new(),
+            Some("That was not the sign-in form: sign in with the form below.".into()),
+            false,
+        );
+    };
+    let field = |n: &str| fields.get(n).cloned().unwrap_or_default();
+    let (email, password, csrf) = (field("email"), field("password"), field("csrf"));
+    let expected = cookie(&headers, CSRF_COOKIE);
+    if csrf.is_empty() || !expected.is_some_and(|c| same_secret(&c, &csrf)) {
+        return signin_page(
+            &api,
+            StatusCode::FORBIDDEN,
+            email,
+            Some("The form had expired or came from another site: sign in again below.".into()),
+            false,
+        );
+    }
+    if email.trim().is_empty() || password.is_empty() {
+        return signin_page(
+            &api,
+            StatusCode::BAD_REQUEST,
+            email,
+            Some("Give your email and your password.".into()),
+            false,
+        );
+    }
+    let shown = email.clone();
+    match run(api.clone(), move |api| {
+        api.password_session(&email, &password)
+    })
+    .await
+    {
+        Ok(session) => {
+            let mut cookies: Vec<HeaderValue> = api
+                .session_set_cookie(Some(&session.token))
+                .into_iter()
+                .collect();
+            cookies.extend(
+                HeaderValue::from_str(&format!(
+                    "{CSRF_COOKIE}=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0"
+                ))
+                .ok(),
+            );
+            see_other("/app", &cookies)
+        }
+        Err(e) => {
+            let (status, problem) = match e.code {
+                Code::TooManyAttempts | Code::LockedOut => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed sign-ins for this address: wait {} s and try again.",
+                        e.retry_after.unwrap_or(1)
+                    ),
+                ),
+                Code::Unauthenticated => (
+                    StatusCode::UNAUTHORIZED,
+                    "Wrong email or password.".to_string(),
+                ),
+                _ => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Signing in failed: try again in a minute.".to_string(),
+                ),
+            };
+            signin_page(&api, status, shown, Some(problem), false)
+        }
+    }
+}
+
+async fn signout(
+    State(api): State<Shared>,
+    headers: HeaderMap,
+    creds: Credentials,
+    body: Bytes,
+) -> Response {
+    let csrf = form(&headers, &body)
+        .and_then(|f| f.get("csrf").cloned())
+        .unwrap_or_default();
+    let Some(secret) = creds.bearer.clone().filter(|_| creds.from_cookie) else {
+        return see_other("/signin", &[]);
+    };
+    if !same_secret(&session_csrf(&secret), &csrf) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Not signed out",
+            "The sign-out form had expired or came from another site. Go back, reload the page and sign out again.",
+        );
+    }
+    let _ = run(api.clone(), move |api| api.end_session(&creds)).await;
+    let cookies: Vec<HeaderValue> = api.session_set_cookie(None).into_iter().collect();
+    see_other("/", &cookies)
+}
+
+struct PropertyRow {
+    name: String,
+    address: String,
+    status: &'static str,
+    doors: usize,
+    devices: usize,
+    online: usize,
+    waiting: usize,
+}
+
+#[derive(Template)]
+#[template(path = "app.html")]
+struct Overview {
+    name: String,
+    email: String,
+    csrf: String,
+    memberships: Vec<String>,
+    properties: Vec<PropertyRow>,
+}
+
+/// The signed-in person, or the response that sends them to sign in.
+async fn signed_in<T: Send + 'static>(
+    api: &Shared,
+    creds: Credentials,
+    f: impl FnOnce(&super::Api, &super::auth::Authed) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, Response> {
+    let from_cookie = creds.from_cookie && creds.bearer.is_some();
+    if !from_cookie {
+        return Err(see_other("/signin", &[]));
+    }
+    match run(api.clone(), move |api| {
+        let who = api.authenticate(&creds)?;
+        f(api, &who)
+    })
+    .await
+    {
+        Ok(v) => Ok(v),
+        Err(e) if e.code == Code::Unauthenticated => {
+            // Expired or ended: clear it, and say so on the sign-in page.
+            let cookies: Vec<HeaderValue> = api.session_set_cookie(None).into_iter().collect();
+            Err(see_other("/signin?expired=1", &cookies))
+        }
+        Err(_) => Err(error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This page can't be shown right now",
+            "Try again in a minute.",
+        )),
+    }
+}
+
+async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
+    let csrf = creds
+        .bearer
+        .as_deref()
+        .map(session_csrf)
+        .unwrap_or_default();
+    let built = signed_in(&api, creds, |api, who| {
+        let store = |e| ApiError::store(e, "properties", Code::Internal);
+        let mut properties = Vec::new();
+        for p in api.store.properties(None).map_err(store)? {
+            // The buildings this person runs (owners and managers), as the API decides.
+            if authorize(&who.actor, Action::DecideInstallation, &scope(&p)).is_err() {
+                continue;
+            }
+            let devices = api.devices.directory.for_property(&p.id);
+            let waiting = api
+                .store
+                .installations(&InstallationFilter {
+                    property: Some(p.id.clone()),
+                    status: Some(InstallationStatus::Requested),
+                    ..InstallationFilter::default()
+                })
+                .map_err(store)?
+                .len();
+            properties.push(PropertyRow {
+                doors: api.store.doors(&p.id).map_err(store)?.len(),
+                online: devices
+                    .iter()
+                    .filter(|d| api.devices.online(&d.device))
+                    .count(),
+                devices: devices.len(),
+                waiting,
+                status: p.status.as_str(),
+                name: p.name,
+                address: p.address,
+            });
+        }
+        let memberships = who
+            .memberships
+            .iter()
+            .map(|m| format!("{} ({})", m.org, m.role.as_str()))
+            .collect();
+        Ok(Overview {
+            name: who.user.name.clone(),
+            email: who.user.email.clone(),
+            csrf,
+            memberships,
+            properties,
+        })
+    })
+    .await;
+    match built {
+        Ok(view) => render(StatusCode::OK, &view),
+        Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_csrf_token_is_bound_to_its_session() {
+        let a = session_csrf("dms_a");
+        assert_eq!(a, session_csrf("dms_a"));
+        assert_ne!(a, session_csrf("dms_b"));
+        assert!(same_secret(&a, &session_csrf("dms_a")));
+        assert!(!same_secret(&a, ""));
+    }
+
+    #[test]
+    fn only_form_bodies_of_bounded_size_are_read() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let f = form(
+            &h,
+            &Bytes::from_static(b"email=a%40b.c&email=second&csrf=x"),
+        )
+        .unwrap();
+        assert_eq!(f.get("email").map(String::as_str), Some("a@b.c"));
+        assert!(form(&h, &Bytes::from(vec![b'a'; MAX_FORM + 1])).is_none());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(form(&h, &Bytes::from_static(b"email=a")).is_none());
+    }
+}
