@@ -92,7 +92,9 @@ pub use access::{
     property_dir_name, property_from_dir_name,
 };
 pub use control::{ControlError, SqliteStore, Store};
-pub use devices::{DEVICES_FILE, DeviceEvent, DeviceStatus, DeviceStore, EventFilter, Unlogged};
+pub use devices::{
+    DEVICES_FILE, DeviceEvent, DeviceStatus, DeviceStore, EventFilter, PendingAppend, Unlogged,
+};
 pub use doorman_files::{PrivateFileError, read_private_file, write_new_private_file};
 pub use error::StoreError;
 pub use index::{AddressLookup, INDEX_FILE, IndexedEntry, IndexedProperty, PublicIndex, Unparsed};

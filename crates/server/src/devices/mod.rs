@@ -508,7 +508,7 @@ impl Devices {
         (rows, upto)
     }
 
-    fn record(&self, rows: &[DeviceEvent]) -> Result<(), String> {
+    fn record(&self, rows: Vec<DeviceEvent>) -> Result<(), String> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -559,7 +559,7 @@ impl Devices {
                 let info2 = info.clone();
                 let stored = tokio::task::spawn_blocking(move || {
                     let (rows, upto) = me.verify_events(&info2, &events, now);
-                    me.record(&rows).map(|()| upto)
+                    me.record(rows).map(|()| upto)
                 })
                 .await;
                 match stored {
@@ -637,7 +637,7 @@ impl Devices {
                     let info2 = info.clone();
                     let _ = tokio::task::spawn_blocking(move || {
                         let (rows, _) = me.verify_events(&info2, &[event], now);
-                        if let Err(e) = me.record(&rows) {
+                        if let Err(e) = me.record(rows) {
                             eprintln!(
                                 "doorman serve: storing a decision of {} failed: {e}",
                                 info2.device
