@@ -238,7 +238,7 @@ impl AccessEvent {
             property: PropertyId::new(w.property).map_err(|e| invalid(e.to_string()))?,
             door: DoorId::new(w.door).map_err(|e| invalid(e.to_string()))?,
             device_key: match known {
-                Some(k) if k.to_string() == w.device_key => k.clone(),
+                Some(k) if k.to_string() == w.device_key => *k,
                 _ => key(&w.device_key, "device_key")?,
             },
             seq: w.seq,
