@@ -448,3 +448,68 @@ fn an_expired_session_is_sent_to_sign_in_again() {
     let (_, _, html) = http(&server, "GET", "/signin?expired=1", &[], "");
     assert!(html.contains("Your session has ended"));
 }
+
+#[test]
+fn the_property_page_shows_doors_devices_requests_and_carriers_to_its_managers_only() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let agent = doorman_testkit::TestAgent::install(&server, &b, "dev_street", "street");
+    agent.wait_online(&b);
+    let (_waiting, _) = b.file_request("dev-garage-9");
+    let auth = b.authorize(&server);
+    b.manager
+        .change_service(
+            &b.property.id,
+            &doorman_proto::ServiceChangeRequest {
+                scope: "door".into(),
+                target: Some("garage".into()),
+                enabled: false,
+                expected_seq: None,
+            },
+        )
+        .unwrap();
+    let path = format!("/app/properties/{}", b.property.id);
+    let session = sign_in_page(&server, "manager@coop.example");
+    let (status, _, html) = http(&server, "GET", &path, &[("Cookie", session)], "");
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("The Main Street building"));
+    // Doors, with the switch.
+    assert!(
+        html.contains(
+            "<td><code>garage</code></td><td>Garage door</td><td><span class=\"warn\">off</span>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains(
+        "<td><code>street</code></td><td>Street door</td><td><span class=\"ok\">on</span>"
+    ));
+    // The device, online, with its consent's public log entry.
+    assert!(
+        html.contains("<code>dev_street</code>")
+            && html.contains("<span class=\"ok\">online</span>")
+    );
+    assert!(html.contains("(proof)</a>"), "{html}");
+    // The waiting request, by the installer's name.
+    assert!(html.contains("<code>dev-garage-9</code>") && html.contains("by Fixit Installers"));
+    // The carrier, its schedule drawn as a week grid (Mon-Fri and Sat spans).
+    assert!(html.contains("<h3>Acme Parcel"), "{html}");
+    assert!(html.contains(&format!("<code>{}</code>", auth.schedule)));
+    assert!(html.matches("<rect ").count() >= 6, "{html}");
+    assert!(!html.contains("<script") && !html.contains("style=\""));
+
+    // Someone else's owner, or a resident of nowhere here: not found. Without a session: sign in.
+    let _other = server.sign_up("property", "Other Co", "o@other.example");
+    let theirs = sign_in_page(&server, "o@other.example");
+    let (status, _, html) = http(&server, "GET", &path, &[("Cookie", theirs.clone())], "");
+    assert_eq!(status, 404, "{html}");
+    assert!(!html.contains("Main Street"));
+    let (status, _, _) = http(
+        &server,
+        "GET",
+        "/app/properties/prop_nonexistent",
+        &[("Cookie", theirs)],
+        "",
+    );
+    assert_eq!(status, 404);
+    assert_eq!(http(&server, "GET", &path, &[], "").0, 303);
+}

@@ -38,6 +38,7 @@ pub(crate) fn pages_router(api: Shared) -> Router {
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", axum::routing::post(signout))
         .route("/app", get(overview))
+        .route("/app/properties/{property}", get(property_page))
         .with_state(api)
 }
 
@@ -231,6 +232,7 @@ async fn signout(
 }
 
 struct PropertyRow {
+    id: String,
     name: String,
     address: String,
     status: &'static str,
@@ -272,6 +274,11 @@ async fn signed_in<T: Send + 'static>(
             let cookies: Vec<HeaderValue> = api.session_set_cookie(None).into_iter().collect();
             Err(see_other("/signin?expired=1", &cookies))
         }
+        Err(e) if matches!(e.code, Code::NotFound | Code::Forbidden) => Err(error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such page, or it is not one you may see.",
+        )),
         Err(_) => Err(error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "This page can't be shown right now",
@@ -313,6 +320,7 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
                 devices: devices.len(),
                 waiting,
                 status: p.status.as_str(),
+                id: p.id.to_string(),
                 name: p.name,
                 address: p.address,
             });
@@ -337,10 +345,271 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
     }
 }
 
+struct DoorRow {
+    id: String,
+    name: String,
+    on: bool,
+}
+
+struct DeviceRow {
+    device: String,
+    door: String,
+    online: bool,
+    last_seen: String,
+    version: String,
+    queue: String,
+    clock: String,
+    fault: Option<String>,
+    consent_index: Option<u64>,
+}
+
+struct RequestRow {
+    id: String,
+    device: String,
+    door: String,
+    installer: String,
+    at: String,
+    notes: String,
+}
+
+/// One allowed span of a week grid, in the SVG's units.
+struct Span {
+    x: u32,
+    y: u32,
+    w: u32,
+}
+
+struct CarrierRow {
+    name: String,
+    on: bool,
+    doors: String,
+    until: String,
+    daily_cap: Option<u32>,
+    schedule: String,
+    spans: Vec<Span>,
+}
+
+struct Mark {
+    x: u32,
+    label: String,
+}
+
+struct DayRow {
+    y: u32,
+    label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "property.html")]
+struct PropertyPage {
+    name: String,
+    address: String,
+    status: &'static str,
+    time_zone: String,
+    custody: &'static str,
+    property_off: bool,
+    doors: Vec<DoorRow>,
+    devices: Vec<DeviceRow>,
+    requests: Vec<RequestRow>,
+    carriers: Vec<CarrierRow>,
+    grid_width: u32,
+    grid_height: u32,
+    hour_marks: Vec<Mark>,
+    day_rows: Vec<DayRow>,
+}
+
+/// The week grid: a label column, then 24 hours of `HOUR` units; a row of `ROW` per day.
+const LABEL: u32 = 34;
+const HOUR: u32 = 24;
+const ROW: u32 = 20;
+
+/// The spans of a canonical schedule text, drawn on the grid (nothing if it doesn't parse).
+fn week_spans(schedule: &str) -> Vec<Span> {
+    let Ok(s) = schedule.parse::<doorman_core::schedule::WeeklySchedule>() else {
+        return Vec::new();
+    };
+    s.intervals()
+        .iter()
+        .map(|iv| Span {
+            x: LABEL + u32::from(iv.start) * HOUR / 60,
+            y: u32::from(iv.weekday.saturating_sub(1)) * ROW + 2,
+            w: (u32::from(iv.end.saturating_sub(iv.start)) * HOUR / 60).max(1),
+        })
+        .collect()
+}
+
+async fn property_page(
+    State(api): State<Shared>,
+    creds: Credentials,
+    p: super::Params,
+) -> Response {
+    let param = p.get(0).to_string();
+    let built = signed_in(&api, creds, move |api, who| {
+        // The API's own check: 404 for a building this person may not see or run.
+        let prop = super::properties::property_for(api, who, &param, Action::DecideInstallation)?;
+        let store = |e| ApiError::store(e, "property", Code::Internal);
+        let service = api.store.service(&prop.id).map_err(store)?;
+        let doors = api
+            .store
+            .doors(&prop.id)
+            .map_err(store)?
+            .into_iter()
+            .map(|d| DoorRow {
+                on: !service.switch.property_disabled
+                    && !service.switch.disabled_doors.contains(&d.door),
+                id: d.door.to_string(),
+                name: d.name,
+            })
+            .collect();
+        let statuses: std::collections::HashMap<String, doorman_store::DeviceStatus> = api
+            .devices
+            .store
+            .statuses(&prop.id)
+            .map_err(|e| ApiError::log(e, "device status"))?
+            .into_iter()
+            .map(|s| (s.device.to_string(), s))
+            .collect();
+        let installations = api
+            .store
+            .installations(&InstallationFilter {
+                property: Some(prop.id.clone()),
+                ..InstallationFilter::default()
+            })
+            .map_err(store)?;
+        let outboxes: Vec<i64> = installations
+            .iter()
+            .filter_map(|i| i.consent.as_ref().map(|c| c.outbox))
+            .collect();
+        let indexes: std::collections::HashMap<i64, Option<u64>> = outboxes
+            .iter()
+            .copied()
+            .zip(api.store.log_indexes(&outboxes).map_err(store)?)
+            .collect();
+        let org_name = |id: &str| {
+            doorman_core::OrgId::new(id)
+                .ok()
+                .and_then(|o| api.store.org(&o).ok().flatten())
+                .map_or_else(|| id.to_string(), |o| o.name)
+        };
+        let devices = api
+            .devices
+            .directory
+            .for_property(&prop.id)
+            .into_iter()
+            .map(|d| {
+                let s = statuses.get(d.device.as_str());
+                let consent_index = installations
+                    .iter()
+                    .find(|i| i.id == d.installation)
+                    .and_then(|i| i.consent.as_ref())
+                    .and_then(|c| indexes.get(&c.outbox).copied().flatten());
+                DeviceRow {
+                    online: api.devices.online(&d.device),
+                    device: d.device.to_string(),
+                    door: d.door.to_string(),
+                    last_seen: s.map_or_else(|| "never".to_string(), |s| s.last_seen.to_string()),
+                    version: s.map_or_else(String::new, |s| s.version.clone()),
+                    queue: s.map_or_else(String::new, |s| s.pending.to_string()),
+                    clock: s.map_or_else(String::new, |s| format!("{} ms", s.clock_offset_ms)),
+                    fault: s.and_then(|s| s.fault.clone()),
+                    consent_index,
+                }
+            })
+            .collect();
+        let requests = installations
+            .iter()
+            .filter(|i| i.status == InstallationStatus::Requested)
+            .map(|i| RequestRow {
+                id: i.id.to_string(),
+                device: i.device.to_string(),
+                door: i.door.to_string(),
+                installer: org_name(i.installer_org.as_str()),
+                at: i.created_at.to_string(),
+                notes: i.notes.clone(),
+            })
+            .collect();
+        let carriers = api
+            .store
+            .authorizations(&doorman_store::control::AuthorizationFilter {
+                property: Some(prop.id.clone()),
+                active_only: true,
+                ..Default::default()
+            })
+            .map_err(store)?
+            .into_iter()
+            .map(|a| CarrierRow {
+                name: org_name(a.carrier.as_str()),
+                on: !service.switch.disabled_carriers.contains(&a.carrier),
+                doors: a
+                    .doors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                until: a.not_after.to_string(),
+                daily_cap: a.daily_cap,
+                spans: week_spans(&a.schedule),
+                schedule: a.schedule,
+            })
+            .collect();
+        Ok(PropertyPage {
+            name: prop.name.clone(),
+            address: prop.address.clone(),
+            status: prop.status.as_str(),
+            time_zone: prop.time_zone.clone(),
+            custody: match prop.custody {
+                doorman_entries::Custody::Custodial => "key kept sealed by the server",
+                doorman_entries::Custody::SelfCustody => "key kept by the owner",
+            },
+            property_off: service.switch.property_disabled,
+            doors,
+            devices,
+            requests,
+            carriers,
+            grid_width: LABEL + 24 * HOUR,
+            grid_height: 7 * ROW + 12,
+            hour_marks: (0..24u32)
+                .step_by(3)
+                .map(|h| Mark {
+                    x: LABEL + h * HOUR,
+                    label: format!("{h:02}"),
+                })
+                .collect(),
+            day_rows: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+                .into_iter()
+                .zip(0u32..)
+                .map(|(label, i)| DayRow {
+                    y: i * ROW + 2,
+                    label,
+                })
+                .collect(),
+        })
+    })
+    .await;
+    match built {
+        Ok(view) => render(StatusCode::OK, &view),
+        Err(r) => r,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schedule_is_drawn_as_spans_on_the_week_grid() {
+        let spans = week_spans("Mon 08:00-20:00; Sun 00:00-24:00");
+        let at: Vec<(u32, u32, u32)> = spans.iter().map(|s| (s.x, s.y, s.w)).collect();
+        assert_eq!(
+            at,
+            [
+                (LABEL + 8 * HOUR, 2, 12 * HOUR),
+                (LABEL, 6 * ROW + 2, 24 * HOUR)
+            ]
+        );
+        assert!(week_spans("not a schedule").is_empty());
+    }
 
     #[test]
     fn a_session_csrf_token_is_bound_to_its_session() {
