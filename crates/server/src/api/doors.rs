@@ -381,37 +381,47 @@ pub(crate) async fn devices(
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
         let prop = property_for(api, &who, p.get(0), Action::ReadAccessLog)?;
-        let statuses: HashMap<DeviceId, doorman_store::DeviceStatus> = api
-            .devices
-            .store
-            .statuses(&prop.id)
-            .map_err(|e| ApiError::log(e, "device status"))?
-            .into_iter()
-            .map(|s| (s.device.clone(), s))
-            .collect();
-        let devices = api
-            .devices
-            .directory
-            .for_property(&prop.id)
-            .into_iter()
-            .map(|d| {
-                let s = statuses.get(&d.device);
-                DeviceView {
-                    online: api.devices.online(&d.device),
-                    device: d.device.to_string(),
-                    door: d.door.to_string(),
-                    installation: d.installation.to_string(),
-                    last_seen: s.map(|s| s.last_seen),
-                    version: s.map(|s| s.version.clone()),
-                    active: s.map(|s| s.active),
-                    clock_offset_ms: s.map(|s| s.clock_offset_ms),
-                    queue: s.map(|s| s.pending),
-                    revocations_issued_at: s.and_then(|s| s.revocations_issued_at),
-                    fault: s.and_then(|s| s.fault.clone()),
-                }
-            })
-            .collect();
+        let devices = device_views(api, &prop.id)?;
         Ok(Json(DevicesView { devices }))
     })
     .await
+}
+
+/// The devices of a property with their last reports (the API's `GET …/devices` and the
+/// property page show the same).
+pub(crate) fn device_views(
+    api: &super::Api,
+    property: &doorman_core::PropertyId,
+) -> Result<Vec<DeviceView>, ApiError> {
+    let statuses: HashMap<DeviceId, doorman_store::DeviceStatus> = api
+        .devices
+        .store
+        .statuses(property)
+        .map_err(|e| ApiError::log(e, "device status"))?
+        .into_iter()
+        .map(|s| (s.device.clone(), s))
+        .collect();
+    let devices: Vec<DeviceView> = api
+        .devices
+        .directory
+        .for_property(property)
+        .into_iter()
+        .map(|d| {
+            let s = statuses.get(&d.device);
+            DeviceView {
+                online: api.devices.online(&d.device),
+                device: d.device.to_string(),
+                door: d.door.to_string(),
+                installation: d.installation.to_string(),
+                last_seen: s.map(|s| s.last_seen),
+                version: s.map(|s| s.version.clone()),
+                active: s.map(|s| s.active),
+                clock_offset_ms: s.map(|s| s.clock_offset_ms),
+                queue: s.map(|s| s.pending),
+                revocations_issued_at: s.and_then(|s| s.revocations_issued_at),
+                fault: s.and_then(|s| s.fault.clone()),
+            }
+        })
+        .collect();
+    Ok(devices)
 }

@@ -461,14 +461,6 @@ async fn property_page(
                 name: d.name,
             })
             .collect();
-        let statuses: std::collections::HashMap<String, doorman_store::DeviceStatus> = api
-            .devices
-            .store
-            .statuses(&prop.id)
-            .map_err(|e| ApiError::log(e, "device status"))?
-            .into_iter()
-            .map(|s| (s.device.to_string(), s))
-            .collect();
         let installations = api
             .store
             .installations(&InstallationFilter {
@@ -491,28 +483,29 @@ async fn property_page(
                 .and_then(|o| api.store.org(&o).ok().flatten())
                 .map_or_else(|| id.to_string(), |o| o.name)
         };
-        let devices = api
-            .devices
-            .directory
-            .for_property(&prop.id)
+        let devices = super::doors::device_views(api, &prop.id)?
             .into_iter()
             .map(|d| {
-                let s = statuses.get(d.device.as_str());
                 let consent_index = installations
                     .iter()
-                    .find(|i| i.id == d.installation)
+                    .find(|i| i.id.as_str() == d.installation)
                     .and_then(|i| i.consent.as_ref())
                     .and_then(|c| indexes.get(&c.outbox).copied().flatten());
                 DeviceRow {
-                    online: api.devices.online(&d.device),
-                    device: d.device.to_string(),
-                    door: d.door.to_string(),
-                    last_seen: s.map_or_else(|| "never".to_string(), |s| s.last_seen.to_string()),
-                    version: s.map_or_else(String::new, |s| s.version.clone()),
-                    queue: s.map_or_else(String::new, |s| s.pending.to_string()),
-                    clock: s.map_or_else(String::new, |s| format!("{} ms", s.clock_offset_ms)),
-                    fault: s.and_then(|s| s.fault.clone()),
+                    online: d.online,
+                    last_seen: d
+                        .last_seen
+                        .map_or_else(|| "never".to_string(), |t| t.to_string()),
+                    version: d.version.unwrap_or_default(),
+                    queue: d.queue.map(|q| q.to_string()).unwrap_or_default(),
+                    clock: d
+                        .clock_offset_ms
+                        .map(|c| format!("{c} ms"))
+                        .unwrap_or_default(),
+                    fault: d.fault,
                     consent_index,
+                    device: d.device,
+                    door: d.door,
                 }
             })
             .collect();
