@@ -513,3 +513,355 @@ fn the_property_page_shows_doors_devices_requests_and_carriers_to_its_managers_o
     assert_eq!(status, 404);
     assert_eq!(http(&server, "GET", &path, &[], "").0, 303);
 }
+
+/// A signed-in form post like a browser's.
+fn post_form(
+    server: &TestServer,
+    session: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    http(
+        server,
+        "POST",
+        path,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded".into()),
+            ("Cookie", session.to_string()),
+        ],
+        &form_body(fields),
+    )
+}
+
+fn location(headers: &[(String, String)]) -> Option<&str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn a_manager_approves_and_rejects_installation_requests_from_their_pages() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let (first, _) = b.file_request("dev-first");
+    let (second, _) = b.file_request("dev-second");
+    b.installer
+        .upload_evidence(&first.id, "image/png", b"\x89PNG\r\n\x1a\nthe panel")
+        .unwrap();
+    let session = sign_in_page(&server, "manager@coop.example");
+    let page_path = format!("/app/installations/{}", first.id);
+
+    // The property page links each waiting request to its page.
+    let (_, _, html) = http(
+        &server,
+        "GET",
+        &format!("/app/properties/{}", b.property.id),
+        &[("Cookie", session.clone())],
+        "",
+    );
+    assert!(html.contains(&format!("href=\"{page_path}\"")), "{html}");
+
+    let (status, _, html) = http(
+        &server,
+        "GET",
+        &page_path,
+        &[("Cookie", session.clone())],
+        "",
+    );
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Relay wired to the panel"),
+        "the installer's notes"
+    );
+    assert!(
+        html.contains(&format!(
+            "<img src=\"/api/v1/installations/{}/evidence/1\"",
+            first.id
+        )),
+        "{html}"
+    );
+    assert!(html.contains("action=\"/app/installations/") && html.contains("/approve\""));
+    let csrf = hidden(&html, "csrf");
+    let approve = format!("{page_path}/approve");
+    let status_of = |id: &str| b.manager.installation(id).unwrap().status;
+
+    // Refused forms do nothing: a forged token, a note too long (kept to fix), a non-form body.
+    let (status, _, html) = post_form(&server, &session, &approve, &[("csrf", "forged")]);
+    assert_eq!(status, 403);
+    assert!(html.contains("Nothing was done"));
+    let long = "n".repeat(3000);
+    let (status, _, html) = post_form(
+        &server,
+        &session,
+        &approve,
+        &[("csrf", &csrf), ("note", &long)],
+    );
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("note: at most 2048 bytes"), "{html}");
+    assert!(html.contains(&long), "what was typed is kept");
+    let (status, _, _) = http(
+        &server,
+        "POST",
+        &approve,
+        &[
+            ("Content-Type", "application/json".into()),
+            ("Cookie", session.clone()),
+        ],
+        "{}",
+    );
+    assert_eq!(status, 400);
+    assert_eq!(status_of(&first.id), "requested");
+
+    // The installer follows the request's status, but can't decide it.
+    let installer = sign_in_page(&server, "admin@fixit.example");
+    let (status, _, html) = http(
+        &server,
+        "GET",
+        &page_path,
+        &[("Cookie", installer.clone())],
+        "",
+    );
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("requested") && !html.contains("/approve\""));
+    let (_, _, overview) = http(&server, "GET", "/app", &[("Cookie", installer.clone())], "");
+    let theirs = hidden(&overview, "csrf");
+    let (status, _, html) = post_form(&server, &installer, &approve, &[("csrf", &theirs)]);
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("your role does not allow this"), "{html}");
+    assert_eq!(status_of(&first.id), "requested");
+
+    // Approved: back to the request's page, which says so; a second approval says why not.
+    let (status, hs, _) = post_form(
+        &server,
+        &session,
+        &approve,
+        &[("csrf", &csrf), ("note", "checked on site")],
+    );
+    assert_eq!(status, 303);
+    assert_eq!(location(&hs), Some(&*format!("{page_path}?done=approved")));
+    assert_eq!(status_of(&first.id), "approved");
+    let (_, _, html) = http(
+        &server,
+        "GET",
+        &format!("{page_path}?done=approved"),
+        &[("Cookie", session.clone())],
+        "",
+    );
+    assert!(html.contains("Approved: the consent is signed"), "{html}");
+    assert!(html.contains("checked on site") && !html.contains("/approve\""));
+    let (status, _, html) = post_form(&server, &session, &approve, &[("csrf", &csrf)]);
+    assert_eq!(status, 409, "{html}");
+    assert!(html.contains("Not done:"), "{html}");
+
+    // Rejecting: a reason that is not a code (or is markup) says what to fix and stores nothing.
+    let reject = format!("/app/installations/{}/reject", second.id);
+    for bad in ["Not A Code", "<script>alert(1)</script>", ""] {
+        let (status, _, html) = post_form(
+            &server,
+            &session,
+            &reject,
+            &[("csrf", &csrf), ("reason", ""), ("reason_other", bad)],
+        );
+        assert_eq!(status, 422, "{bad}: {html}");
+        assert!(html.contains("reason: a code of 1 to 64"), "{html}");
+        assert!(!html.contains("<script>alert"), "markup is escaped");
+        assert_eq!(status_of(&second.id), "requested");
+    }
+    let (status, hs, _) = post_form(
+        &server,
+        &session,
+        &reject,
+        &[
+            ("csrf", &csrf),
+            ("reason", "wrong_door"),
+            ("reason_other", ""),
+        ],
+    );
+    assert_eq!(status, 303);
+    assert!(location(&hs).unwrap().ends_with("?done=rejected"));
+    let done = b.manager.installation(&second.id).unwrap();
+    assert_eq!(done.status, "rejected");
+
+    // Someone else's owner: not found, and nothing done.
+    let _other = server.sign_up("property", "Other Co", "o@other.example");
+    let theirs = sign_in_page(&server, "o@other.example");
+    assert_eq!(
+        http(
+            &server,
+            "GET",
+            &page_path,
+            &[("Cookie", theirs.clone())],
+            ""
+        )
+        .0,
+        404
+    );
+    let (_, _, overview) = http(&server, "GET", "/app", &[("Cookie", theirs.clone())], "");
+    let token = hidden(&overview, "csrf");
+    let (status, _, _) = post_form(
+        &server,
+        &theirs,
+        &format!("/app/installations/{}/reject", first.id),
+        &[("csrf", &token), ("reason", "wrong_door")],
+    );
+    assert_eq!(status, 404);
+    assert_eq!(status_of(&first.id), "approved");
+}
+
+#[test]
+fn the_switch_is_flipped_from_the_property_page_after_a_confirmation() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let _auth = b.authorize(&server);
+    let session = sign_in_page(&server, "manager@coop.example");
+    let property_path = format!("/app/properties/{}", b.property.id);
+    let (_, _, html) = http(
+        &server,
+        "GET",
+        &property_path,
+        &[("Cookie", session.clone())],
+        "",
+    );
+    let link = format!("{property_path}/switch?scope=door&amp;target=garage&amp;enabled=false");
+    assert!(html.contains(&link), "{html}");
+    assert!(html.contains("scope=carrier&amp;target=") && html.contains("scope=property"));
+
+    // The link shows a confirmation; nothing changes until it is confirmed.
+    let confirm = link.replace("&amp;", "&");
+    let (status, _, html) = http(&server, "GET", &confirm, &[("Cookie", session.clone())], "");
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Switch delivery access at door garage off?"),
+        "{html}"
+    );
+    assert!(html.contains("service_disabled") && html.contains("24 hours"));
+    assert!(
+        b.manager
+            .service(&b.property.id)
+            .unwrap()
+            .disabled_doors
+            .is_empty()
+    );
+    let csrf = hidden(&html, "csrf");
+    let seq = hidden(&html, "seq");
+    let switch = format!("{property_path}/switch");
+    let fields = |seq: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("scope", "door".to_string()),
+            ("target", "garage".to_string()),
+            ("enabled", "false".to_string()),
+            ("seq", seq.to_string()),
+        ]
+    };
+    let post = |f: Vec<(&str, String)>| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post_form(&server, &session, &switch, &pairs)
+    };
+
+    // Someone changed the switch meanwhile: said, and the page is drawn again as it stands.
+    b.owner
+        .change_service(
+            &b.property.id,
+            &doorman_proto::ServiceChangeRequest {
+                scope: "door".into(),
+                target: Some("street".into()),
+                enabled: false,
+                expected_seq: None,
+            },
+        )
+        .unwrap();
+    let (status, _, html) = post(fields(&seq));
+    assert_eq!(status, 409, "{html}");
+    assert!(
+        html.contains("someone changed the switch meanwhile"),
+        "{html}"
+    );
+    let fresh = hidden(&html, "seq");
+    assert_ne!(fresh, seq);
+    let service = b.manager.service(&b.property.id).unwrap();
+    assert_eq!(service.disabled_doors, ["street"]);
+
+    // Bad fields: a page that says what to fix.
+    let mut bad = fields(&fresh);
+    bad[1].1 = "everything".into();
+    let (status, _, html) = post(bad);
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("scope: property, door or carrier"), "{html}");
+    let mut bad = fields(&fresh);
+    bad[2].1 = "<b>cellar</b>".into();
+    let (status, _, html) = post(bad);
+    assert!((400..500).contains(&status), "{status}: {html}");
+    assert!(!html.contains("<b>cellar"));
+    let (status, _, html) = post(fields("not a number"));
+    assert_eq!(status, 422);
+    assert!(html.contains("seq: reload the page"), "{html}");
+
+    let (status, hs, _) = post(fields(&fresh));
+    assert_eq!(status, 303);
+    assert_eq!(
+        location(&hs),
+        Some(&*format!("{property_path}?done=switched"))
+    );
+    let service = b.manager.service(&b.property.id).unwrap();
+    assert_eq!(service.disabled_doors, ["garage", "street"]);
+    let (_, _, html) = http(
+        &server,
+        "GET",
+        &format!("{property_path}?done=switched"),
+        &[("Cookie", session.clone())],
+        "",
+    );
+    assert!(html.contains("Done: the switch is changed"));
+    assert!(
+        html.contains("scope=door&amp;target=garage&amp;enabled=true"),
+        "{html}"
+    );
+
+    // The whole building, then back on.
+    for enabled in ["false", "true"] {
+        let (_, _, html) = http(
+            &server,
+            "GET",
+            &format!("{switch}?scope=property&enabled={enabled}"),
+            &[("Cookie", session.clone())],
+            "",
+        );
+        let (status, _, _) = post(vec![
+            ("csrf", csrf.clone()),
+            ("scope", "property".into()),
+            ("target", String::new()),
+            ("enabled", enabled.into()),
+            ("seq", hidden(&html, "seq")),
+        ]);
+        assert_eq!(status, 303);
+        assert_eq!(
+            b.manager.service(&b.property.id).unwrap().property_disabled,
+            enabled == "false"
+        );
+    }
+
+    // Another building's owner can't see the confirmation nor post the change.
+    let _other = server.sign_up("property", "Other Co", "o@other.example");
+    let theirs = sign_in_page(&server, "o@other.example");
+    assert_eq!(
+        http(&server, "GET", &confirm, &[("Cookie", theirs.clone())], "").0,
+        404
+    );
+    let (_, _, overview) = http(&server, "GET", "/app", &[("Cookie", theirs.clone())], "");
+    let token = hidden(&overview, "csrf");
+    let (status, _, _) = post_form(
+        &server,
+        &theirs,
+        &switch,
+        &[
+            ("csrf", &token),
+            ("scope", "property"),
+            ("enabled", "false"),
+            ("seq", "1"),
+        ],
+    );
+    assert_eq!(status, 404);
+    assert!(!b.manager.service(&b.property.id).unwrap().property_disabled);
+}

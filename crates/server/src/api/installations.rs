@@ -52,7 +52,7 @@ fn photo_matches(content_type: &str, bytes: &[u8]) -> bool {
 }
 
 /// The scope of an installation request.
-fn scope<'a>(i: &'a Installation, p: &'a Property) -> Scope<'a> {
+pub(crate) fn scope<'a>(i: &'a Installation, p: &'a Property) -> Scope<'a> {
     Scope {
         property_org: Some(&p.org),
         property: Some(&p.id),
@@ -63,7 +63,7 @@ fn scope<'a>(i: &'a Installation, p: &'a Property) -> Scope<'a> {
 }
 
 /// Loads a request (and its property) the caller may act on with `action`.
-fn installation_for(
+pub(crate) fn installation_for(
     api: &Api,
     who: &Authed,
     param: &str,
@@ -402,60 +402,132 @@ pub(crate) async fn approve(
 ) -> Result<Json<InstallationView>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let (i, prop) = installation_for(api, &who, p.get(0), Action::DecideInstallation)?;
-        if i.status != InstallationStatus::Requested {
-            return Err(ApiError::new(Code::AlreadyDecided, format!("the request is {} already", i.status.as_str())));
-        }
-        verified(&prop)?;
-        let property_key = key(&prop.public_key, "property key")?;
-        let device_key = key(&i.device_key, "device key")?;
-        let installer = InstallerId::new(i.installer_org.as_str()).map_err(|_| ApiError::internal())?;
-        let now = whole_seconds(api.now());
-        let token_bytes = match (prop.custody, req.consent.as_deref()) {
-            (Custody::Custodial, None) => {
-                let not_before = whole_seconds(req.not_before.unwrap_or(now));
-                let not_after = whole_seconds(req.not_after.unwrap_or_else(|| not_before.checked_add(DEFAULT_CONSENT).unwrap_or(not_before)));
-                let spec = ConsentSpec { property: prop.id.clone(), door: i.door.clone(), device: device_key, installer, not_before, not_after };
-                let secret = property_secret(api, &prop)?;
-                sign_consent(&secret, &spec, &mut rand::rngs::OsRng).map_err(|e| ApiError::new(Code::BadWindow, e.to_string()))?
-            }
-            (Custody::SelfCustody, Some(text)) => {
-                let bytes = token::decode(text.trim()).map_err(|e| ApiError::new(Code::BadToken, format!("consent: {e}")))?;
-                let verified = read_consent(&bytes, &property_key).map_err(|e| ApiError::new(Code::BadToken, format!("consent: {e}")))?;
-                let s = verified.spec();
-                if s.property != prop.id || s.door != i.door || s.device != device_key || s.installer != installer {
-                    return Err(ApiError::new(Code::TokenMismatch, format!(
-                        "consent: it is for property {}, door {}, device {}, installer {}; this request is for {}, {}, {}, {}",
-                        s.property, s.door, s.device, s.installer, prop.id, i.door, i.device_key, i.installer_org
-                    )));
-                }
-                bytes
-            }
-            (Custody::Custodial, Some(_)) => return Err(ApiError::new(Code::InvalidField, "consent: the server signs a custodial property's consents; leave it out")),
-            (Custody::SelfCustody, None) => return Err(ApiError::new(Code::SignatureRequired, "this property is self-custody: sign the consent with `doorman consent sign` and send it as `consent`")),
-        };
-        let entry = consent_granted_entry(now, i.id.as_str(), i.device.as_str(), &token_bytes, &property_key)
-            .map_err(|e| ApiError::new(Code::TokenMismatch, e.to_string()))?;
-        let verified = read_consent(&token_bytes, &property_key).map_err(|e| ApiError::new(Code::BadToken, e.to_string()))?;
-        let consent = Consent {
-            token: token::encode(&token_bytes),
-            revocation_id: verified.revocation_id().to_vec(),
-            not_before: verified.spec().not_before,
-            not_after: verified.spec().not_after,
-            outbox: 0,
-        };
-        let note = check_note(req.note.as_deref().unwrap_or_default(), "note", MAX_NOTE)?;
-        let decision = Decision { by: who.person().to_string(), org: prop.org.clone(), note, at: now };
-        let out = OutboxEntry { target: LogTarget::Public, entry: entry.to_bytes().map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))? };
-        let done = api.store.approve_installation(&i.id, &decision, &consent, &out).map_err(|e| ApiError::store(e, "installation request", Code::AlreadyDecided))?;
-        if let Some(c) = &done.consent {
-            api.published(c.outbox);
-        }
-        // The device may log in to the broker now.
-        api.devices.directory.invalidate();
+        let done = approve_as(api, &who, p.get(0), &req)?;
         view(api, &done).map(Json)
     })
     .await
+}
+
+/// Approves a request as `who` (the API's `approve` and the request page's form).
+pub(crate) fn approve_as(
+    api: &Api,
+    who: &Authed,
+    param: &str,
+    req: &ApproveRequest,
+) -> Result<Installation, ApiError> {
+    let (i, prop) = installation_for(api, who, param, Action::DecideInstallation)?;
+    if i.status != InstallationStatus::Requested {
+        return Err(ApiError::new(
+            Code::AlreadyDecided,
+            format!("the request is {} already", i.status.as_str()),
+        ));
+    }
+    verified(&prop)?;
+    let property_key = key(&prop.public_key, "property key")?;
+    let device_key = key(&i.device_key, "device key")?;
+    let installer = InstallerId::new(i.installer_org.as_str()).map_err(|_| ApiError::internal())?;
+    let now = whole_seconds(api.now());
+    let token_bytes = match (prop.custody, req.consent.as_deref()) {
+        (Custody::Custodial, None) => {
+            let not_before = whole_seconds(req.not_before.unwrap_or(now));
+            let not_after = whole_seconds(req.not_after.unwrap_or_else(|| {
+                not_before
+                    .checked_add(DEFAULT_CONSENT)
+                    .unwrap_or(not_before)
+            }));
+            let spec = ConsentSpec {
+                property: prop.id.clone(),
+                door: i.door.clone(),
+                device: device_key,
+                installer,
+                not_before,
+                not_after,
+            };
+            let secret = property_secret(api, &prop)?;
+            sign_consent(&secret, &spec, &mut rand::rngs::OsRng)
+                .map_err(|e| ApiError::new(Code::BadWindow, e.to_string()))?
+        }
+        (Custody::SelfCustody, Some(text)) => {
+            let bytes = token::decode(text.trim())
+                .map_err(|e| ApiError::new(Code::BadToken, format!("consent: {e}")))?;
+            let verified = read_consent(&bytes, &property_key)
+                .map_err(|e| ApiError::new(Code::BadToken, format!("consent: {e}")))?;
+            let s = verified.spec();
+            if s.property != prop.id
+                || s.door != i.door
+                || s.device != device_key
+                || s.installer != installer
+            {
+                return Err(ApiError::new(
+                    Code::TokenMismatch,
+                    format!(
+                        "consent: it is for property {}, door {}, device {}, installer {}; this request is for {}, {}, {}, {}",
+                        s.property,
+                        s.door,
+                        s.device,
+                        s.installer,
+                        prop.id,
+                        i.door,
+                        i.device_key,
+                        i.installer_org
+                    ),
+                ));
+            }
+            bytes
+        }
+        (Custody::Custodial, Some(_)) => {
+            return Err(ApiError::new(
+                Code::InvalidField,
+                "consent: the server signs a custodial property's consents; leave it out",
+            ));
+        }
+        (Custody::SelfCustody, None) => {
+            return Err(ApiError::new(
+                Code::SignatureRequired,
+                "this property is self-custody: sign the consent with `doorman consent sign` and send it as `consent`",
+            ));
+        }
+    };
+    let entry = consent_granted_entry(
+        now,
+        i.id.as_str(),
+        i.device.as_str(),
+        &token_bytes,
+        &property_key,
+    )
+    .map_err(|e| ApiError::new(Code::TokenMismatch, e.to_string()))?;
+    let verified = read_consent(&token_bytes, &property_key)
+        .map_err(|e| ApiError::new(Code::BadToken, e.to_string()))?;
+    let consent = Consent {
+        token: token::encode(&token_bytes),
+        revocation_id: verified.revocation_id().to_vec(),
+        not_before: verified.spec().not_before,
+        not_after: verified.spec().not_after,
+        outbox: 0,
+    };
+    let note = check_note(req.note.as_deref().unwrap_or_default(), "note", MAX_NOTE)?;
+    let decision = Decision {
+        by: who.person().to_string(),
+        org: prop.org.clone(),
+        note,
+        at: now,
+    };
+    let out = OutboxEntry {
+        target: LogTarget::Public,
+        entry: entry
+            .to_bytes()
+            .map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))?,
+    };
+    let done = api
+        .store
+        .approve_installation(&i.id, &decision, &consent, &out)
+        .map_err(|e| ApiError::store(e, "installation request", Code::AlreadyDecided))?;
+    if let Some(c) = &done.consent {
+        api.published(c.outbox);
+    }
+    // The device may log in to the broker now.
+    api.devices.directory.invalidate();
+    Ok(done)
 }
 
 /// Reject a request with a reason code.
@@ -469,21 +541,30 @@ pub(crate) async fn reject(
 ) -> Result<Json<InstallationView>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let (i, prop) = installation_for(api, &who, p.get(0), Action::DecideInstallation)?;
-        let reason = check_reason(&req.reason)?;
-        let decision = Decision {
-            by: who.person().to_string(),
-            org: prop.org.clone(),
-            note: reason,
-            at: whole_seconds(api.now()),
-        };
-        let done = api
-            .store
-            .reject_installation(&i.id, &decision)
-            .map_err(|e| ApiError::store(e, "installation request", Code::AlreadyDecided))?;
+        let done = reject_as(api, &who, p.get(0), &req.reason)?;
         view(api, &done).map(Json)
     })
     .await
+}
+
+/// Rejects a request as `who` with a reason code (the API's `reject` and the request page's form).
+pub(crate) fn reject_as(
+    api: &Api,
+    who: &Authed,
+    param: &str,
+    reason: &str,
+) -> Result<Installation, ApiError> {
+    let (i, prop) = installation_for(api, who, param, Action::DecideInstallation)?;
+    let reason = check_reason(reason)?;
+    let decision = Decision {
+        by: who.person().to_string(),
+        org: prop.org.clone(),
+        note: reason,
+        at: whole_seconds(api.now()),
+    };
+    api.store
+        .reject_installation(&i.id, &decision)
+        .map_err(|e| ApiError::store(e, "installation request", Code::AlreadyDecided))
 }
 
 /// Revoke an approved request's consent: `consent_revoked` goes to the public log and the

@@ -596,94 +596,105 @@ pub(crate) async fn change_service(
 ) -> Result<Json<ServiceView>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let prop = property_for(api, &who, p.get(0), Action::ManageService)?;
-        let current = api
-            .store
-            .service(&prop.id)
-            .map_err(|e| ApiError::store(e, "property", Code::Internal))?;
-        let mut switch: ServiceSwitch = current.switch.clone();
-        let target = req.target.as_deref();
-        match (req.scope.as_str(), target) {
-            ("property", None) => switch.property_disabled = !req.enabled,
-            ("door", Some(t)) => {
-                let door = id(t, "target", DoorId::new)?;
-                let doors = api
-                    .store
-                    .doors(&prop.id)
-                    .map_err(|e| ApiError::store(e, "doors", Code::Internal))?;
-                if !req.enabled && !doors.iter().any(|d| d.door == door) {
-                    return Err(ApiError::new(
-                        Code::UnknownReference,
-                        format!("target: {door} is not a door of this property"),
-                    ));
-                }
-                if req.enabled {
-                    switch.disabled_doors.remove(&door);
-                } else {
-                    switch.disabled_doors.insert(door);
-                }
-            }
-            ("carrier", Some(t)) => {
-                let carrier = id(t, "target", CarrierId::new)?;
-                if !req.enabled {
-                    let org = OrgId::new(carrier.as_str())
-                        .ok()
-                        .and_then(|o| api.store.org(&o).ok().flatten());
-                    if org.is_none_or(|o| o.kind != OrgKind::Carrier) {
-                        return Err(ApiError::new(
-                            Code::UnknownReference,
-                            format!("target: {carrier} is not a carrier"),
-                        ));
-                    }
-                }
-                if req.enabled {
-                    switch.disabled_carriers.remove(&carrier);
-                } else {
-                    switch.disabled_carriers.insert(carrier);
-                }
-            }
-            ("property", Some(_)) => {
-                return Err(ApiError::new(
-                    Code::InvalidField,
-                    "target: the property scope takes no target",
-                ));
-            }
-            ("door" | "carrier", None) => {
-                return Err(ApiError::new(
-                    Code::InvalidField,
-                    "target: name the door or carrier",
-                ));
-            }
-            _ => {
-                return Err(ApiError::new(
-                    Code::InvalidField,
-                    "scope: property, door or carrier",
-                ));
-            }
-        }
-        let expected = req.expected_seq.unwrap_or(current.seq);
-        let now = api.now();
-        let entry = access_entry(
-            &prop.id,
-            serde_json::json!({
-                "type": "service_changed",
-                "v": 1,
-                "at": whole_seconds(now).to_string(),
-                "by": who.person(),
-                "scope": req.scope,
-                "target": target,
-                "enabled": req.enabled,
-                "seq": expected + 1,
-            }),
-        );
-        api.store
-            .set_service(&prop.id, expected, &switch, who.person(), now, &entry)
-            .map_err(|e| ApiError::store(e, "property", Code::StaleState))?;
-        api.publisher.flush(api.config.publish_wait);
-        state_docs::issue(api, &prop.id, false);
+        let prop = change_service_as(api, &who, p.get(0), &req)?;
         service_view(api, &prop).map(Json)
     })
     .await
+}
+
+/// Flips the owner's switch as `who` (the API's `POST …/service` and the property page's form).
+pub(crate) fn change_service_as(
+    api: &Api,
+    who: &Authed,
+    param: &str,
+    req: &ServiceChangeRequest,
+) -> Result<Property, ApiError> {
+    let prop = property_for(api, who, param, Action::ManageService)?;
+    let current = api
+        .store
+        .service(&prop.id)
+        .map_err(|e| ApiError::store(e, "property", Code::Internal))?;
+    let mut switch: ServiceSwitch = current.switch.clone();
+    let target = req.target.as_deref();
+    match (req.scope.as_str(), target) {
+        ("property", None) => switch.property_disabled = !req.enabled,
+        ("door", Some(t)) => {
+            let door = id(t, "target", DoorId::new)?;
+            let doors = api
+                .store
+                .doors(&prop.id)
+                .map_err(|e| ApiError::store(e, "doors", Code::Internal))?;
+            if !req.enabled && !doors.iter().any(|d| d.door == door) {
+                return Err(ApiError::new(
+                    Code::UnknownReference,
+                    format!("target: {door} is not a door of this property"),
+                ));
+            }
+            if req.enabled {
+                switch.disabled_doors.remove(&door);
+            } else {
+                switch.disabled_doors.insert(door);
+            }
+        }
+        ("carrier", Some(t)) => {
+            let carrier = id(t, "target", CarrierId::new)?;
+            if !req.enabled {
+                let org = OrgId::new(carrier.as_str())
+                    .ok()
+                    .and_then(|o| api.store.org(&o).ok().flatten());
+                if org.is_none_or(|o| o.kind != OrgKind::Carrier) {
+                    return Err(ApiError::new(
+                        Code::UnknownReference,
+                        format!("target: {carrier} is not a carrier"),
+                    ));
+                }
+            }
+            if req.enabled {
+                switch.disabled_carriers.remove(&carrier);
+            } else {
+                switch.disabled_carriers.insert(carrier);
+            }
+        }
+        ("property", Some(_)) => {
+            return Err(ApiError::new(
+                Code::InvalidField,
+                "target: the property scope takes no target",
+            ));
+        }
+        ("door" | "carrier", None) => {
+            return Err(ApiError::new(
+                Code::InvalidField,
+                "target: name the door or carrier",
+            ));
+        }
+        _ => {
+            return Err(ApiError::new(
+                Code::InvalidField,
+                "scope: property, door or carrier",
+            ));
+        }
+    }
+    let expected = req.expected_seq.unwrap_or(current.seq);
+    let now = api.now();
+    let entry = access_entry(
+        &prop.id,
+        serde_json::json!({
+            "type": "service_changed",
+            "v": 1,
+            "at": whole_seconds(now).to_string(),
+            "by": who.person(),
+            "scope": req.scope,
+            "target": target,
+            "enabled": req.enabled,
+            "seq": expected + 1,
+        }),
+    );
+    api.store
+        .set_service(&prop.id, expected, &switch, who.person(), now, &entry)
+        .map_err(|e| ApiError::store(e, "property", Code::StaleState))?;
+    api.publisher.flush(api.config.publish_wait);
+    state_docs::issue(api, &prop.id, false);
+    Ok(prop)
 }
 
 fn document_view(d: &doorman_store::control::SignedDocument) -> SignedDocumentView {

@@ -25,6 +25,8 @@ use crate::{Problem, blocking};
 
 /// The stylesheet, embedded.
 const CSS: &str = include_str!("../../assets/doorman.css");
+/// The site's icon (browsers ask for one on every first visit).
+const ICON: &str = include_str!("../../assets/icon.svg");
 
 /// What every page allows itself: its own stylesheet and forms, nothing else.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -51,6 +53,8 @@ pub fn pages_router(
         .route("/lookup", get(lookup_page))
         .route("/log", get(log_page))
         .route("/assets/doorman.css", get(css))
+        .route("/assets/icon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
         .with_state(PagesState {
             store,
             index,
@@ -117,6 +121,18 @@ async fn css() -> Response {
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         CSS,
+    )
+        .into_response()
+}
+
+async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        ICON,
     )
         .into_response()
 }

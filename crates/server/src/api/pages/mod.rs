@@ -9,6 +9,8 @@
 //! read; for the sign-in form (no session yet), a random value also set as a cookie scoped to
 //! `/signin` (double submit), so nobody can sign a visitor in to the attacker's account.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
@@ -28,6 +30,9 @@ use super::properties::scope;
 use super::{ApiError, Credentials, Shared, run};
 use crate::web::{error_page, page, render};
 
+mod installation;
+mod switch;
+
 /// The sign-in form's double-submit cookie.
 const CSRF_COOKIE: &str = "doorman_csrf";
 /// The largest form body read (a sign-in is a few hundred bytes).
@@ -39,6 +44,19 @@ pub(crate) fn pages_router(api: Shared) -> Router {
         .route("/signout", axum::routing::post(signout))
         .route("/app", get(overview))
         .route("/app/properties/{property}", get(property_page))
+        .route(
+            "/app/properties/{property}/switch",
+            get(switch::confirm).post(switch::change),
+        )
+        .route("/app/installations/{installation}", get(installation::show))
+        .route(
+            "/app/installations/{installation}/approve",
+            axum::routing::post(installation::approve),
+        )
+        .route(
+            "/app/installations/{installation}/reject",
+            axum::routing::post(installation::reject),
+        )
         .with_state(api)
 }
 
@@ -67,7 +85,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The fields of a form body (the first of each name); `None` if it is too large or not a form.
-fn form(headers: &HeaderMap, body: &Bytes) -> Option<std::collections::HashMap<String, String>> {
+fn form(headers: &HeaderMap, body: &Bytes) -> Option<HashMap<String, String>> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -75,7 +93,7 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Option<std::collections::HashMap<S
     if !form_type || body.len() > MAX_FORM {
         return None;
     }
-    let mut out = std::collections::HashMap::new();
+    let mut out = HashMap::new();
     for (k, v) in form_urlencoded::parse(body) {
         out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
     }
@@ -258,6 +276,15 @@ async fn signed_in<T: Send + 'static>(
     creds: Credentials,
     f: impl FnOnce(&super::Api, &super::auth::Authed) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, Response> {
+    signed_in_as(api, creds, true, f).await
+}
+
+async fn signed_in_as<T: Send + 'static>(
+    api: &Shared,
+    creds: Credentials,
+    hide_forbidden: bool,
+    f: impl FnOnce(&super::Api, &super::auth::Authed) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, Response> {
     let from_cookie = creds.from_cookie && creds.bearer.is_some();
     if !from_cookie {
         return Err(see_other("/signin", &[]));
@@ -274,10 +301,22 @@ async fn signed_in<T: Send + 'static>(
             let cookies: Vec<HeaderValue> = api.session_set_cookie(None).into_iter().collect();
             Err(see_other("/signin?expired=1", &cookies))
         }
+        Err(e) if !hide_forbidden && matches!(e.code, Code::Forbidden | Code::OwnRequest) => {
+            Err(error_page(
+                StatusCode::FORBIDDEN,
+                "Nothing was done",
+                &format!("You may not do this: {}.", e.detail),
+            ))
+        }
         Err(e) if matches!(e.code, Code::NotFound | Code::Forbidden) => Err(error_page(
             StatusCode::NOT_FOUND,
             "Not found",
             "There is no such page, or it is not one you may see.",
+        )),
+        Err(e) if e.code.status() < 500 => Err(error_page(
+            StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            "This page can't be shown",
+            &format!("{}.", e.detail),
         )),
         Err(_) => Err(error_page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -287,13 +326,91 @@ async fn signed_in<T: Send + 'static>(
     }
 }
 
-async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
-    let csrf = creds
+/// The session's form token (empty without a session: every form post is then refused).
+fn form_token(creds: &Credentials) -> String {
+    creds
         .bearer
         .as_deref()
         .map(session_csrf)
-        .unwrap_or_default();
-    let built = signed_in(&api, creds, |api, who| {
+        .unwrap_or_default()
+}
+
+/// A signed-in page: built by `f` (given the session's form token) and rendered, or the page
+/// that says why not (sign in, not found, try again).
+async fn signed_in_page<T: Template + Send + 'static>(
+    api: &Shared,
+    creds: Credentials,
+    f: impl FnOnce(&super::Api, &super::auth::Authed, String) -> Result<T, ApiError> + Send + 'static,
+) -> Response {
+    let csrf = form_token(&creds);
+    match signed_in(api, creds, move |api, who| f(api, who, csrf)).await {
+        Ok(view) => render(StatusCode::OK, &view),
+        Err(r) => r,
+    }
+}
+
+/// The fields of a signed-in person's form, once its CSRF token matched their session; or the
+/// page that says why the form was refused (nothing was done).
+#[allow(clippy::result_large_err)] // the error is the page answered, made once per request
+fn checked_form(
+    creds: &Credentials,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<HashMap<String, String>, Response> {
+    let Some(secret) = creds.bearer.as_deref().filter(|_| creds.from_cookie) else {
+        return Err(see_other("/signin", &[]));
+    };
+    let Some(fields) = form(headers, body) else {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "Nothing was done",
+            "That was not one of this site's forms, or it was too large. Go back, reload the page and try again.",
+        ));
+    };
+    let csrf = fields.get("csrf").map_or("", String::as_str);
+    if !same_secret(&session_csrf(secret), csrf) {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "Nothing was done",
+            "The form had expired or came from another site. Go back, reload the page and try again.",
+        ));
+    }
+    Ok(fields)
+}
+
+/// Runs a signed-in person's form action: as [`signed_in`], except that a refusal of their
+/// role is said as such (403, as the API answers) rather than hidden, since they saw the form.
+async fn signed_in_form<T: Send + 'static>(
+    api: &Shared,
+    creds: Credentials,
+    f: impl FnOnce(&super::Api, &super::auth::Authed) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, Response> {
+    signed_in_as(api, creds, false, f).await
+}
+
+/// The note a page shows after a form succeeded (`?done=…` on the page it sent you back to).
+fn done_note(query: Option<&str>) -> Option<&'static str> {
+    let done = query?.split('&').find_map(|p| p.strip_prefix("done="))?;
+    Some(match done {
+        "approved" => {
+            "Approved: the consent is signed and in the public log. The device activates when it next connects."
+        }
+        "rejected" => "Rejected: the device stays shut, and the installer sees your reason.",
+        "switched" => "Done: the switch is changed. Online devices hear of it at once.",
+        _ => return None,
+    })
+}
+
+/// An organisation's name, or its id when it has none on record.
+fn org_name(api: &super::Api, id: &str) -> String {
+    doorman_core::OrgId::new(id)
+        .ok()
+        .and_then(|o| api.store.org(&o).ok().flatten())
+        .map_or_else(|| id.to_string(), |o| o.name)
+}
+
+async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
+    signed_in_page(&api, creds, |api, who, csrf| {
         let store = |e| ApiError::store(e, "properties", Code::Internal);
         let mut properties = Vec::new();
         for p in api.store.properties(None).map_err(store)? {
@@ -338,17 +455,16 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
             properties,
         })
     })
-    .await;
-    match built {
-        Ok(view) => render(StatusCode::OK, &view),
-        Err(r) => r,
-    }
+    .await
 }
 
 struct DoorRow {
     id: String,
     name: String,
+    /// Open to passes: neither this door nor the building is switched off.
     on: bool,
+    /// This door itself is switched off.
+    off_here: bool,
 }
 
 struct DeviceRow {
@@ -380,6 +496,7 @@ struct Span {
 }
 
 struct CarrierRow {
+    id: String,
     name: String,
     on: bool,
     doors: String,
@@ -402,6 +519,10 @@ struct DayRow {
 #[derive(Template)]
 #[template(path = "property.html")]
 struct PropertyPage {
+    id: String,
+    done: Option<&'static str>,
+    /// The viewer may flip the switch (the API's `ManageService`).
+    may_switch: bool,
     name: String,
     address: String,
     status: &'static str,
@@ -442,9 +563,11 @@ async fn property_page(
     State(api): State<Shared>,
     creds: Credentials,
     p: super::Params,
+    RawQuery(q): RawQuery,
 ) -> Response {
     let param = p.get(0).to_string();
-    let built = signed_in(&api, creds, move |api, who| {
+    let done = done_note(q.as_deref());
+    signed_in_page(&api, creds, move |api, who, _| {
         // The API's own check: 404 for a building this person may not see or run.
         let prop = super::properties::property_for(api, who, &param, Action::DecideInstallation)?;
         let store = |e| ApiError::store(e, "property", Code::Internal);
@@ -457,6 +580,7 @@ async fn property_page(
             .map(|d| DoorRow {
                 on: !service.switch.property_disabled
                     && !service.switch.disabled_doors.contains(&d.door),
+                off_here: service.switch.disabled_doors.contains(&d.door),
                 id: d.door.to_string(),
                 name: d.name,
             })
@@ -477,12 +601,6 @@ async fn property_page(
             .copied()
             .zip(api.store.log_indexes(&outboxes).map_err(store)?)
             .collect();
-        let org_name = |id: &str| {
-            doorman_core::OrgId::new(id)
-                .ok()
-                .and_then(|o| api.store.org(&o).ok().flatten())
-                .map_or_else(|| id.to_string(), |o| o.name)
-        };
         let devices = super::doors::device_views(api, &prop.id)?
             .into_iter()
             .map(|d| {
@@ -516,7 +634,7 @@ async fn property_page(
                 id: i.id.to_string(),
                 device: i.device.to_string(),
                 door: i.door.to_string(),
-                installer: org_name(i.installer_org.as_str()),
+                installer: org_name(api, i.installer_org.as_str()),
                 at: i.created_at.to_string(),
                 notes: i.notes.clone(),
             })
@@ -531,7 +649,8 @@ async fn property_page(
             .map_err(store)?
             .into_iter()
             .map(|a| CarrierRow {
-                name: org_name(a.carrier.as_str()),
+                id: a.carrier.to_string(),
+                name: org_name(api, a.carrier.as_str()),
                 on: !service.switch.disabled_carriers.contains(&a.carrier),
                 doors: a
                     .doors
@@ -546,6 +665,9 @@ async fn property_page(
             })
             .collect();
         Ok(PropertyPage {
+            id: prop.id.to_string(),
+            done,
+            may_switch: authorize(&who.actor, Action::ManageService, &scope(&prop)).is_ok(),
             name: prop.name.clone(),
             address: prop.address.clone(),
             status: prop.status.as_str(),
@@ -578,11 +700,7 @@ async fn property_page(
                 .collect(),
         })
     })
-    .await;
-    match built {
-        Ok(view) => render(StatusCode::OK, &view),
-        Err(r) => r,
-    }
+    .await
 }
 
 #[cfg(test)]
