@@ -492,6 +492,7 @@ impl Running {
     }
 
     fn stop_inner(&mut self) -> std::io::Result<()> {
+        self.api.devices.close_feeds();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

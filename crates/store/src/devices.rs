@@ -187,6 +187,8 @@ pub struct EventFilter {
     /// Only events after this one in list order (time, device, seq): a page's cursor.
     pub after: Option<(Timestamp, String, u64)>,
     pub limit: usize,
+    /// List newest first (the access-log page); `after` then means older than the cursor.
+    pub newest_first: bool,
 }
 
 /// A device's last report.
@@ -484,13 +486,21 @@ impl DeviceStore {
         if let Some(t) = filter.to {
             add(" AND at_ms < ?", Value::Integer(ms(t)));
         }
+        let (past, order) = if filter.newest_first {
+            ("<", " ORDER BY at_ms DESC, device DESC, seq DESC LIMIT ?")
+        } else {
+            (">", " ORDER BY at_ms, device, seq LIMIT ?")
+        };
         if let Some((at, device, seq)) = &filter.after {
-            add(" AND (at_ms, device, seq) > (?", Value::Integer(ms(*at)));
+            add(
+                &format!(" AND (at_ms, device, seq) {past} (?"),
+                Value::Integer(ms(*at)),
+            );
             add(", ?", Value::Text(device.clone()));
             add(", ?)", Value::Integer(to_i64(*seq)?));
         }
         add(
-            " ORDER BY at_ms, device, seq LIMIT ?",
+            order,
             Value::Integer(i64::try_from(filter.limit).unwrap_or(i64::MAX)),
         );
         let conn = lock(&self.conn);
@@ -747,6 +757,15 @@ mod tests {
             })
             .unwrap();
         assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
+        let older = s
+            .events(&EventFilter {
+                after: Some((all[4].at, "dev_1".into(), 5)),
+                limit: 3,
+                newest_first: true,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(older.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 3, 2]);
         let window = s
             .events(&EventFilter {
                 from: Some(Timestamp::from_second(1002).unwrap()),

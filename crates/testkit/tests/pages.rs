@@ -865,3 +865,254 @@ fn the_switch_is_flipped_from_the_property_page_after_a_confirmation() {
     assert_eq!(status, 404);
     assert!(!b.manager.service(&b.property.id).unwrap().property_disabled);
 }
+
+/// Opens a page's event stream like a browser's EventSource; returns the socket, headers read.
+fn open_feed(server: &TestServer, session: &str, path: &str) -> (std::net::TcpStream, String) {
+    use std::io::{Read as _, Write as _};
+    let host = server.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCookie: {session}\r\n\r\n"
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    // Reads time out after 200 ms: 50 of them are 10 s.
+    let mut tries = 0;
+    while !String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+        tries += 1;
+        assert!(tries < 50, "no answer from the feed");
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = s.read(&mut buf) {
+            got.extend_from_slice(buf.get(..n).unwrap_or_default());
+        }
+    }
+    (s, String::from_utf8_lossy(&got).into_owned())
+}
+
+/// Reads the stream until it has shown `needle` (or fails after 10 s).
+fn feed_until(s: &mut std::net::TcpStream, seen: &mut String, needle: &str) {
+    use std::io::Read as _;
+    let mut tries = 0;
+    while !seen.contains(needle) {
+        tries += 1;
+        assert!(tries < 50, "the feed never showed {needle:?}: {seen}");
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = s.read(&mut buf) {
+            seen.push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or_default()));
+        }
+    }
+}
+
+#[test]
+fn the_access_log_page_filters_pages_exports_and_follows_the_live_feed() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let agent = doorman_testkit::TestAgent::install(&server, &b, "dev_street", "street");
+    agent.wait_online(&b);
+    let session = sign_in_page(&server, "manager@coop.example");
+    let log = format!("/app/properties/{}/log", b.property.id);
+    let get_page = |path: &str| http(&server, "GET", path, &[("Cookie", session.clone())], "");
+
+    // The live feed, opened before anything happens.
+    let (mut feed, head) = open_feed(
+        &server,
+        &session,
+        &format!("/app/properties/{}/feed", b.property.id),
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    let mut seen = String::new();
+
+    let pass = b
+        .carrier
+        .mint_pass(&auth.id, &b.pass_request(&server, "D-77"))
+        .unwrap()
+        .token;
+    let allowed =
+        doorman_testkit::TestAgent::unlock_online(&server, &b, "street", &pass, &b.driver_secret)
+            .unwrap();
+    assert_eq!(allowed.result, "allow");
+    feed_until(&mut feed, &mut seen, "event: entry");
+    feed_until(&mut feed, &mut seen, "\"delivery\":\"D-77\"");
+    assert!(
+        seen.contains("\"allowed\":true") && seen.contains("\"carrier\":\"Acme Parcel\""),
+        "{seen}"
+    );
+    let replayed =
+        doorman_testkit::TestAgent::unlock_online(&server, &b, "street", &pass, &b.driver_secret)
+            .unwrap();
+    assert_eq!(replayed.result, "deny");
+    feed_until(&mut feed, &mut seen, "\"reason\":\"replayed\"");
+
+    // The page: newest first, by carrier name, with the reason and the log link once logged.
+    let mut html = String::new();
+    for _ in 0..200 {
+        let (status, _, page) = get_page(&log);
+        assert_eq!(status, 200, "{page}");
+        html = page;
+        if html.matches("href=\"/api/v1/properties/").count() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(html.contains("<script src=\"/assets/feed.js\" defer></script>"));
+    let denied = html
+        .find("<code>replayed</code>")
+        .expect("the denial is listed");
+    let first_allowed = html.find("<span class=\"ok\">allowed</span>").unwrap();
+    assert!(denied < first_allowed, "newest first");
+    assert!(html.contains("<td>Acme Parcel</td>") && html.contains("<td>D-77</td>"));
+    assert!(
+        html.contains("/access-log/") && html.contains("/proof\">#"),
+        "{html}"
+    );
+    // Times are the building's (Europe/Paris), not UTC.
+    assert!(html.contains("Times are in Europe/Paris"));
+
+    // Filters.
+    let (_, _, denials) = get_page(&format!("{log}?result=deny&door=&carrier="));
+    assert!(
+        denials.contains("<code>replayed</code>")
+            && !denials.contains("<span class=\"ok\">allowed</span>")
+    );
+    assert!(
+        denials.contains("<option value=\"deny\" selected>"),
+        "the filter is kept"
+    );
+    let (_, _, garage) = get_page(&format!("{log}?door=garage"));
+    assert!(garage.contains("No entry matches this filter"), "{garage}");
+    let (_, _, carrier) = get_page(&format!("{log}?carrier={}", b.carrier_org));
+    assert!(
+        carrier.contains("<span class=\"ok\">allowed</span>") && carrier.contains("<td>D-77</td>")
+    );
+    let today = server
+        .clock
+        .now()
+        .to_zoned_datetime(jiff::tz::TimeZone::get("Europe/Paris").unwrap())
+        .date();
+    let (_, _, dated) = get_page(&format!("{log}?from={today}&to={today}"));
+    assert_eq!(
+        dated.matches("<td><code>dev_street</code></td>").count(),
+        2,
+        "{dated}"
+    );
+    let (_, _, before) = get_page(&format!("{log}?to={}", today.yesterday().unwrap()));
+    assert!(before.contains("No entry matches"));
+    // Bad filters: the page says what to fix; markup typed in stays text.
+    let (status, _, bad) = get_page(&format!("{log}?from=2026-13-01"));
+    assert_eq!(status, 200);
+    assert!(
+        bad.contains("Can't filter:") && bad.contains("from: a date as YYYY-MM-DD"),
+        "{bad}"
+    );
+    let (_, _, bad) = get_page(&format!("{log}?result=maybe"));
+    assert!(bad.contains("result: allow or deny"), "{bad}");
+    let (_, _, marked) = get_page(&format!("{log}?unit=%3Cscript%3Ealert(1)%3C%2Fscript%3E"));
+    assert!(
+        !marked.contains("<script>alert") && marked.contains("&#60;script&#62;alert(1)"),
+        "{marked}"
+    );
+    let (status, _, _) = get_page(&format!("{log}?before=not-a-cursor"));
+    assert_eq!(status, 200);
+
+    // Exports: everything the filter matches, with the signed events in JSON Lines.
+    let (status, hs, csv) = get_page(&format!("{log}/export?format=csv"));
+    assert_eq!(status, 200);
+    assert!(hs.iter().any(
+        |(k, v)| k == "content-disposition" && v.contains("attachment; filename=\"access-log-")
+    ));
+    let body = dechunk(&csv);
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 3, "{body}");
+    assert!(lines[0].starts_with("device,seq,door,at,result,reason"));
+    assert!(
+        lines[1].contains(",allow,") && lines[2].contains(",deny,replayed,"),
+        "{body}"
+    );
+    let (_, _, jsonl) = get_page(&format!("{log}/export?format=jsonl&result=deny"));
+    let body = dechunk(&jsonl);
+    assert_eq!(body.lines().count(), 1, "{body}");
+    let v: serde_json::Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+    assert_eq!(v["reason"], "replayed");
+    assert!(v["event"].as_str().unwrap().len() > 100, "the signed event");
+    let (status, _, html) = get_page(&format!("{log}/export?format=xml"));
+    assert_eq!(status, 400);
+    assert!(html.contains("format: csv or jsonl"));
+
+    // Paging: 60 more entries make two pages; the older page links back to the newest.
+    let store = &server.api().devices.store;
+    let base = server.clock.now();
+    let rows: Vec<doorman_store::DeviceEvent> = (1..=60u64)
+        .map(|i| doorman_store::DeviceEvent {
+            device: doorman_core::DeviceId::new("dev_street").unwrap(),
+            seq: 1000 + i,
+            property: doorman_core::PropertyId::new(&b.property.id).unwrap(),
+            door: "street".into(),
+            at: base + jiff::SignedDuration::from_secs(i as i64),
+            allowed: false,
+            reason: Some("expired".into()),
+            carrier: Some(b.carrier_org.clone()),
+            unit: Some("4B".into()),
+            delivery: Some(format!("P-{i:03}")),
+            pass: None,
+            received_at: base,
+            signed: format!("paging test {i}").into_bytes(),
+            log_index: None,
+        })
+        .collect();
+    store.record(rows).unwrap();
+    let (_, _, first) = get_page(&format!("{log}?unit=4B"));
+    assert_eq!(first.matches("<td>P-").count(), 50);
+    assert!(first.contains("<td>P-060</td>") && !first.contains("<td>P-010</td>"));
+    let older = first
+        .split("<a href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|h| h.contains("before="))
+        .expect("an older page")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    assert!(
+        older.contains("unit=4B"),
+        "the filter carries over: {older}"
+    );
+    let (_, _, second) = get_page(&older);
+    assert_eq!(second.matches("<td>P-").count(), 10, "{second}");
+    assert!(second.contains("<td>P-001</td>") && second.contains("← Newest"));
+    assert!(!second.contains("before="), "no page after the last");
+
+    // Not for another building's owner (page, export and feed alike).
+    let _other = server.sign_up("property", "Other Co", "o@other.example");
+    let theirs = sign_in_page(&server, "o@other.example");
+    for path in [
+        log.clone(),
+        format!("{log}/export?format=csv"),
+        format!("/app/properties/{}/feed", b.property.id),
+    ] {
+        let (status, _, _) = http(&server, "GET", &path, &[("Cookie", theirs.clone())], "");
+        assert_eq!(status, 404, "{path}");
+    }
+    assert_eq!(http(&server, "GET", &log, &[], "").0, 303);
+}
+
+/// The body of a chunked HTTP/1.1 response.
+fn dechunk(raw: &str) -> String {
+    let mut out = String::new();
+    let mut rest = raw;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else {
+            return out;
+        };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return raw.to_string();
+        };
+        if n == 0 {
+            return out;
+        }
+        out.push_str(after.get(..n).unwrap_or_default());
+        rest = after.get(n + 2..).unwrap_or_default();
+    }
+}

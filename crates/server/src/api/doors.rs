@@ -7,7 +7,7 @@
 //! most [`MAX_WAITING_PER_DOOR`] requests wait for one door at a time (a flood of challenge
 //! requests would otherwise push a real driver's challenge out of the device's open set).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 
 use axum::extract::{RawQuery, State};
@@ -216,7 +216,7 @@ fn event_view(e: DeviceEvent) -> DeviceEventView {
     }
 }
 
-fn cursor(e: &DeviceEvent) -> String {
+pub(crate) fn cursor(e: &DeviceEvent) -> String {
     format!("{}:{}:{}", e.at.as_millisecond(), e.seq, e.device)
 }
 
@@ -245,6 +245,105 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// The header line of a CSV export.
+pub(crate) const CSV_HEADER: &str =
+    "device,seq,door,at,result,reason,carrier,unit,delivery,pass,received_at,log_index\n";
+
+/// One event as a CSV export's line.
+pub(crate) fn csv_line(e: &DeviceEvent) -> String {
+    let mut line = [
+        e.device.to_string(),
+        e.seq.to_string(),
+        e.door.clone(),
+        e.at.to_string(),
+        if e.allowed { "allow" } else { "deny" }.to_string(),
+        e.reason.clone().unwrap_or_default(),
+        e.carrier.clone().unwrap_or_default(),
+        e.unit.clone().unwrap_or_default(),
+        e.delivery.clone().unwrap_or_default(),
+        e.pass.clone().unwrap_or_default(),
+        e.received_at.to_string(),
+        e.log_index.map(|i| i.to_string()).unwrap_or_default(),
+    ]
+    .iter()
+    .map(|f| csv_field(f))
+    .collect::<Vec<_>>()
+    .join(",");
+    line.push('\n');
+    line
+}
+
+/// One event as a JSON Lines export's line (the API's event view, with the signed event).
+pub(crate) fn jsonl_line(e: DeviceEvent) -> Result<String, ApiError> {
+    let mut line = serde_json::to_string(&event_view(e)).map_err(|_| ApiError::internal())?;
+    line.push('\n');
+    Ok(line)
+}
+
+/// What an events query asks for: the filter (its limit one more than the page, to tell
+/// whether there is a next), the page size, the format.
+pub(crate) struct EventQuery {
+    pub filter: EventFilter,
+    pub limit: usize,
+    pub format: String,
+}
+
+/// Reads an events query's parameters (the API's `GET …/events`, the access-log page and its
+/// exports): `door`, `carrier`, `unit`, `result`, `from`, `to`, `after`, `limit`, `format`.
+pub(crate) fn event_query(
+    property: &PropertyId,
+    q: &BTreeMap<String, String>,
+    default_limit: usize,
+) -> Result<EventQuery, ApiError> {
+    let bad = |m: String| ApiError::new(Code::BadQuery, m);
+    let time = |name: &str| -> Result<Option<Timestamp>, ApiError> {
+        q.get(name)
+            .map(|v| {
+                v.parse::<Timestamp>()
+                    .map_err(|e| bad(format!("{name}: {e}")))
+            })
+            .transpose()
+    };
+    let limit = match q.get("limit") {
+        None => default_limit,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_EVENTS_PAGE).contains(n))
+            .ok_or_else(|| bad(format!("limit: 1 to {MAX_EVENTS_PAGE}")))?,
+    };
+    let allowed = match q.get("result").map(String::as_str) {
+        None => None,
+        Some("allow") => Some(true),
+        Some("deny") => Some(false),
+        Some(other) => return Err(bad(format!("result: allow or deny, not {other:?}"))),
+    };
+    let after = q
+        .get("after")
+        .map(|a| parse_cursor(a).ok_or_else(|| bad("after: not a cursor from next_after".into())))
+        .transpose()?;
+    let format = q.get("format").map_or("json", String::as_str);
+    if !["json", "csv", "jsonl"].contains(&format) {
+        return Err(bad(format!("format: json, csv or jsonl, not {format:?}")));
+    }
+    Ok(EventQuery {
+        filter: EventFilter {
+            property: Some(property.clone()),
+            door: q.get("door").cloned(),
+            carrier: q.get("carrier").cloned(),
+            unit: q.get("unit").cloned(),
+            allowed,
+            from: time("from")?,
+            to: time("to")?,
+            after,
+            limit: limit.saturating_add(1),
+            newest_first: false,
+        },
+        limit,
+        format: format.to_string(),
+    })
+}
+
 /// The events the property's devices reported, newest last: filter by `door`, `carrier`,
 /// `unit`, `result` (`allow`/`deny`), `from`/`to` (RFC 3339, `to` exclusive); page with
 /// `limit` (1 to 10,000, default 100) and `after` (the previous page's `next_after`);
@@ -262,47 +361,16 @@ pub(crate) async fn events(
         let prop = property_for(api, &who, p.get(0), Action::ReadAccessLog)?;
         let q = super::extract::query(
             q.as_deref(),
-            &["door", "carrier", "unit", "result", "from", "to", "after", "limit", "format"],
+            &[
+                "door", "carrier", "unit", "result", "from", "to", "after", "limit", "format",
+            ],
         )?;
-        let bad = |m: String| ApiError::new(Code::BadQuery, m);
-        let time = |name: &str| -> Result<Option<Timestamp>, ApiError> {
-            q.get(name)
-                .map(|v| v.parse::<Timestamp>().map_err(|e| bad(format!("{name}: {e}"))))
-                .transpose()
-        };
-        let limit = match q.get("limit") {
-            None => 100,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_EVENTS_PAGE).contains(n))
-                .ok_or_else(|| bad(format!("limit: 1 to {MAX_EVENTS_PAGE}")))?,
-        };
-        let allowed = match q.get("result").map(String::as_str) {
-            None => None,
-            Some("allow") => Some(true),
-            Some("deny") => Some(false),
-            Some(other) => return Err(bad(format!("result: allow or deny, not {other:?}"))),
-        };
-        let after = q
-            .get("after")
-            .map(|a| parse_cursor(a).ok_or_else(|| bad("after: not a cursor from next_after".into())))
-            .transpose()?;
-        let format = q.get("format").map_or("json", String::as_str);
-        if !["json", "csv", "jsonl"].contains(&format) {
-            return Err(bad(format!("format: json, csv or jsonl, not {format:?}")));
-        }
-        let filter = EventFilter {
-            property: Some(prop.id.clone()),
-            door: q.get("door").cloned(),
-            carrier: q.get("carrier").cloned(),
-            unit: q.get("unit").cloned(),
-            allowed,
-            from: time("from")?,
-            to: time("to")?,
-            after,
-            limit: limit.saturating_add(1),
-        };
+        let EventQuery {
+            filter,
+            limit,
+            format,
+        } = event_query(&prop.id, &q, 100)?;
+        let format = format.as_str();
         let mut rows = api
             .devices
             .store
@@ -321,30 +389,9 @@ pub(crate) async fn events(
         };
         match format {
             "csv" => {
-                let mut out = String::from(
-                    "device,seq,door,at,result,reason,carrier,unit,delivery,pass,received_at,log_index\n",
-                );
-                for e in rows {
-                    let line = [
-                        e.device.to_string(),
-                        e.seq.to_string(),
-                        e.door.clone(),
-                        e.at.to_string(),
-                        if e.allowed { "allow" } else { "deny" }.to_string(),
-                        e.reason.clone().unwrap_or_default(),
-                        e.carrier.clone().unwrap_or_default(),
-                        e.unit.clone().unwrap_or_default(),
-                        e.delivery.clone().unwrap_or_default(),
-                        e.pass.clone().unwrap_or_default(),
-                        e.received_at.to_string(),
-                        e.log_index.map(|i| i.to_string()).unwrap_or_default(),
-                    ]
-                    .iter()
-                    .map(|f| csv_field(f))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                    out.push_str(&line);
-                    out.push('\n');
+                let mut out = String::from(CSV_HEADER);
+                for e in &rows {
+                    out.push_str(&csv_line(e));
                 }
                 Ok(with_cursor(
                     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response(),
@@ -353,8 +400,7 @@ pub(crate) async fn events(
             "jsonl" => {
                 let mut out = String::new();
                 for e in rows {
-                    out.push_str(&serde_json::to_string(&event_view(e)).map_err(|_| ApiError::internal())?);
-                    out.push('\n');
+                    out.push_str(&jsonl_line(e)?);
                 }
                 Ok(with_cursor(
                     ([(header::CONTENT_TYPE, "application/jsonl")], out).into_response(),

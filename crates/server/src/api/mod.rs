@@ -22,8 +22,8 @@
 
 mod auth;
 mod authorizations;
-mod doors;
-mod error;
+pub(crate) mod doors;
+pub(crate) mod error;
 mod extract;
 mod installations;
 pub mod openapi;

@@ -278,6 +278,11 @@ pub struct Devices {
     ingest: ingest::Kick,
     /// The `host:port` devices are told (activation bundles).
     public_broker: Mutex<Option<String>>,
+    /// Newly stored events, for the live feed (without their signed bytes).
+    feed: tokio::sync::broadcast::Sender<Arc<DeviceEvent>>,
+    /// Set when the server stops: open feeds end, so the HTTP server's graceful shutdown
+    /// doesn't wait on pages that never close.
+    feed_closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Devices {
@@ -287,6 +292,9 @@ impl std::fmt::Debug for Devices {
             .finish_non_exhaustive()
     }
 }
+
+/// How many stored events the live feed holds for a slow page.
+pub const FEED_BACKLOG: usize = 1024;
 
 /// How long after its last message a device counts as online (heartbeats come every 30 s).
 pub const ONLINE_WINDOW: Duration = Duration::from_secs(75);
@@ -322,7 +330,25 @@ impl Devices {
             events_stored: AtomicU64::new(0),
             events_repeated: AtomicU64::new(0),
             ingest,
+            feed: tokio::sync::broadcast::channel(FEED_BACKLOG).0,
+            feed_closing: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Whether the server is stopping (open feeds end when it turns true).
+    pub fn feed_closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.feed_closing.subscribe()
+    }
+
+    /// Ends every open feed (the server is stopping).
+    pub fn close_feeds(&self) {
+        self.feed_closing.send_replace(true);
+    }
+
+    /// Every event stored from now on, once, as it is stored (the live feed). A subscriber
+    /// that falls more than [`FEED_BACKLOG`] events behind misses some and is told so.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<DeviceEvent>> {
+        self.feed.subscribe()
     }
 
     fn now(&self) -> Timestamp {
@@ -512,7 +538,24 @@ impl Devices {
         if rows.is_empty() {
             return Ok(());
         }
+        // Copies for the live feed only while a page listens (ingestion stays lean otherwise).
+        let watched: Vec<DeviceEvent> = if self.feed.receiver_count() > 0 {
+            rows.iter()
+                .map(|e| DeviceEvent {
+                    signed: Vec::new(),
+                    ..e.clone()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let fresh = self.store.record(rows).map_err(|e| e.to_string())?;
+        for (e, new) in watched.into_iter().zip(&fresh) {
+            if *new {
+                // No receiver left is fine: nobody is watching.
+                let _ = self.feed.send(Arc::new(e));
+            }
+        }
         let new = fresh.iter().filter(|f| **f).count() as u64;
         self.events_stored.fetch_add(new, Ordering::Relaxed);
         self.events_repeated

@@ -1,12 +1,14 @@
-//! The pages `doorman serve` renders for people (issue 6): so far the public ones, which need
+//! The public pages `doorman serve` renders for people (issue 6), which need
 //! no sign-in — the home page, the address lookup ("which delivery-access devices are
 //! registered at this building, who installed them, who consented, since when") and the log
 //! page (the current checkpoint and how to verify it independently).
 //!
 //! Templates are in `crates/server/templates/` and compiled with the server (askama: checked
-//! at build time, HTML-escaped by default); the stylesheet is embedded in the binary. Pages use
-//! no script at all. Every page goes out with [`page`]'s headers: a strict
-//! Content-Security-Policy (nothing but this origin's stylesheet), no framing, no sniffing.
+//! at build time, HTML-escaped by default); the stylesheet, the icon and the one script (the
+//! access log's live feed, `assets/feed.js`) are embedded in the binary. Public pages use no
+//! script at all. Every page goes out with [`page`]'s headers: a strict
+//! Content-Security-Policy (this origin's files only, no inline script or style), no framing,
+//! no sniffing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,12 +27,16 @@ use crate::{Problem, blocking};
 
 /// The stylesheet, embedded.
 const CSS: &str = include_str!("../../assets/doorman.css");
+/// The access log's live feed (the only script: text into a table, no HTML).
+const FEED_JS: &str = include_str!("../../assets/feed.js");
 /// The site's icon (browsers ask for one on every first visit).
 const ICON: &str = include_str!("../../assets/icon.svg");
 
-/// What every page allows itself: its own stylesheet and forms, nothing else.
+/// What every page allows itself: this origin's stylesheet, images, scripts (files only: no
+/// inline script or style can run), its own forms and event streams; nothing else.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
 
 #[derive(Clone)]
 struct PagesState {
@@ -54,6 +60,7 @@ pub fn pages_router(
         .route("/log", get(log_page))
         .route("/assets/doorman.css", get(css))
         .route("/assets/icon.svg", get(icon))
+        .route("/assets/feed.js", get(feed_js))
         .route("/favicon.ico", get(icon))
         .with_state(PagesState {
             store,
@@ -113,28 +120,29 @@ pub(crate) fn error_page(status: StatusCode, title: &str, detail: &str) -> Respo
     }
 }
 
-async fn css() -> Response {
+/// An embedded asset, cacheable for an hour.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        CSS,
+        body,
     )
         .into_response()
 }
 
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
+async fn feed_js() -> Response {
+    asset("text/javascript; charset=utf-8", FEED_JS)
+}
+
 async fn icon() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        ICON,
-    )
-        .into_response()
+    asset("image/svg+xml", ICON)
 }
 
 #[derive(Template)]

@@ -31,6 +31,7 @@ use super::{ApiError, Credentials, Shared, run};
 use crate::web::{error_page, page, render};
 
 mod installation;
+mod log;
 mod switch;
 
 /// The sign-in form's double-submit cookie.
@@ -44,6 +45,9 @@ pub(crate) fn pages_router(api: Shared) -> Router {
         .route("/signout", axum::routing::post(signout))
         .route("/app", get(overview))
         .route("/app/properties/{property}", get(property_page))
+        .route("/app/properties/{property}/log", get(log::page))
+        .route("/app/properties/{property}/log/export", get(log::export))
+        .route("/app/properties/{property}/feed", get(log::feed))
         .route(
             "/app/properties/{property}/switch",
             get(switch::confirm).post(switch::change),
