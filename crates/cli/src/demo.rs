@@ -690,6 +690,21 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .map(|e| e.events.iter().filter(|e| e.log_index.is_some()).count())
         .unwrap_or(0);
 
+    // One more request waits for whoever signs in as the manager (approve or reject it on
+    // its page); its device is not running in the demo.
+    let (_courtyard, waiting) = install(
+        &cast,
+        &agents_dir,
+        &info.verifier_key,
+        "dev-courtyard",
+        "garage",
+    )?;
+    cast.installer.upload_evidence(
+        &waiting.id,
+        "image/png",
+        include_bytes!("../assets/panel.png"),
+    )?;
+
     println!();
     println!(
         "{:>2}  {:<46} {:<7} {:<7} {:<30} {:<30}",
@@ -740,6 +755,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     ] {
         println!("  {who:<10} {email}");
     }
+    println!(
+        "An installation request waits for the manager's decision: {url}/app/installations/{}",
+        waiting.id
+    );
     let _ = (&cast.operator, &garage);
     if args.exit {
         street.disconnect();

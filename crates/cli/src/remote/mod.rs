@@ -122,10 +122,9 @@ pub fn token(cmd: TokenCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `doorman door add|list|remove`.
+/// `doorman door add|list|remove|unlock`.
 pub fn door(cmd: DoorCmd) -> Result<ExitCode> {
-    property::door(cmd)?;
-    Ok(ExitCode::SUCCESS)
+    property::door(cmd)
 }
 
 // ---- Connecting ------------------------------------------------------------------------

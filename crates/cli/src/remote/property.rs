@@ -2,6 +2,8 @@
 //! `unit`, `resident`, the owner's switch (`service`) and the revocation list
 //! (`revocations`).
 
+use std::process::ExitCode;
+
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use doorman_proto::{
@@ -130,6 +132,27 @@ pub enum DoorCmd {
         id: String,
         #[command(flatten)]
         conn: Conn,
+    },
+    /// Present a pass at a door through the server, as a driver's handset does: get the
+    /// door device's challenge, answer it with the driver's key, and print the device's
+    /// signed decision (exit 0 on allow, 1 on deny). No sign-in: the pass and the key are
+    /// the driver's credentials. For carriers' engineers testing a pass end to end.
+    Unlock {
+        #[command(flatten)]
+        property: PropertyOpt,
+        #[arg(long, value_name = "DOOR")]
+        door: String,
+        /// The pass (a file, or - for stdin).
+        #[arg(long, value_name = "TOKEN")]
+        pass: String,
+        /// The driver's private key (`doorman key generate`).
+        #[arg(long, value_name = "PATH")]
+        driver_key: std::path::PathBuf,
+        /// The server, e.g. http://127.0.0.1:8470 [default: the credentials file's].
+        #[arg(long, value_name = "URL", env = "DOORMAN_URL")]
+        url: Option<String>,
+        #[command(flatten)]
+        out: OutputOpts,
     },
 }
 
@@ -359,7 +382,7 @@ pub fn property(cmd: PropertyCmd) -> Result<()> {
     }
 }
 
-pub fn door(cmd: DoorCmd) -> Result<()> {
+pub fn door(cmd: DoorCmd) -> Result<ExitCode> {
     match cmd {
         DoorCmd::Add {
             property,
@@ -372,7 +395,8 @@ pub fn door(cmd: DoorCmd) -> Result<()> {
             let d = api.call("adding the door", |c| {
                 c.add_door(&property.property, &id, &name)
             })?;
-            output::one(out, &d)
+            output::one(out, &d)?;
+            Ok(ExitCode::SUCCESS)
         }
         DoorCmd::List {
             property,
@@ -383,7 +407,8 @@ pub fn door(cmd: DoorCmd) -> Result<()> {
             output::list(
                 out,
                 &api.call("listing doors", |c| c.doors(&property.property))?,
-            )
+            )?;
+            Ok(ExitCode::SUCCESS)
         }
         DoorCmd::Remove { property, id, conn } => {
             let api = conn.connect()?;
@@ -391,7 +416,36 @@ pub fn door(cmd: DoorCmd) -> Result<()> {
                 c.remove_door(&property.property, &id)
             })?;
             eprintln!("removed door {id}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        DoorCmd::Unlock {
+            property,
+            door,
+            pass,
+            driver_key,
+            url,
+            out,
+        } => {
+            let key = crate::files::read_secret_key(&driver_key)?;
+            let pass = String::from_utf8(crate::files::read_token(&pass)?)
+                .map_err(|_| anyhow::anyhow!("the pass is not base64url text"))?;
+            let api = super::Api::anonymous(&super::url_or_stored(url.as_deref())?);
+            let r = api.call("presenting the pass", |c| {
+                c.unlock_as_driver(
+                    &property.property,
+                    &door,
+                    pass.trim(),
+                    &key,
+                    crate::clock::now(),
+                )
+            })?;
+            let allowed = r.result == "allow";
+            output::one(out, &r)?;
+            Ok(if allowed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }
@@ -619,6 +673,19 @@ impl Row for PropertyView {
             self.custody.clone(),
             self.time_zone.clone(),
             self.address.clone(),
+        ]
+    }
+}
+
+impl Show for doorman_proto::UnlockResponse {
+    fn key(&self) -> String {
+        self.result.clone()
+    }
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("result", self.result.clone()),
+            ("device", self.device.clone()),
+            ("event", self.seq.to_string()),
         ]
     }
 }
