@@ -173,6 +173,19 @@ pub struct PendingAppend {
     pub upto: u64,
 }
 
+/// How many events of one kind a property's devices reported in one quarter hour (the
+/// dashboard's charts: every time zone's offset is a multiple of 15 minutes, so quarters add
+/// up to local hours and days anywhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCount {
+    /// The quarter hour's start.
+    pub quarter: Timestamp,
+    pub allowed: bool,
+    pub carrier: Option<String>,
+    pub reason: Option<String>,
+    pub count: u64,
+}
+
 /// Which events to list; every filter given must match.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -452,6 +465,48 @@ impl DeviceStore {
             )
             .optional()?
             .is_some())
+    }
+
+    /// A property's events with `at` in `[from, to)`, counted per quarter hour, decision,
+    /// carrier and reason.
+    pub fn event_counts(
+        &self,
+        property: &PropertyId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<EventCount>, StoreError> {
+        const QUARTER_MS: i64 = 15 * 60 * 1000;
+        let conn = lock(&self.conn);
+        let mut q = conn.prepare_cached(
+            "SELECT at_ms / ?4, allowed, carrier, reason, COUNT(*) FROM events \
+             WHERE property = ?1 AND at_ms >= ?2 AND at_ms < ?3 \
+             GROUP BY 1, 2, 3, 4",
+        )?;
+        let rows = q.query_map(
+            params![property.as_str(), ms(from), ms(to), QUARTER_MS],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (q, allowed, carrier, reason, n) = row?;
+            out.push(EventCount {
+                quarter: Timestamp::from_millisecond(q.saturating_mul(QUARTER_MS))
+                    .map_err(|e| StoreError::Corrupt(format!("an event time: {e}")))?,
+                allowed,
+                carrier,
+                reason,
+                count: u64::try_from(n).unwrap_or(0),
+            });
+        }
+        Ok(out)
     }
 
     /// Events matching `filter`, in (time, device, seq) order.
@@ -775,6 +830,33 @@ mod tests {
             })
             .unwrap();
         assert_eq!(window.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+        // Counted per quarter hour and decision (seconds 1001-1006 share one quarter).
+        let p = PropertyId::new("prop_1").unwrap();
+        let counts = s
+            .event_counts(
+                &p,
+                Timestamp::from_second(0).unwrap(),
+                Timestamp::from_second(2000).unwrap(),
+            )
+            .unwrap();
+        let total: u64 = counts.iter().map(|c| c.count).sum();
+        assert_eq!(total, 6);
+        assert!(
+            counts
+                .iter()
+                .all(|c| c.quarter == Timestamp::from_second(900).unwrap())
+        );
+        let denied: u64 = counts.iter().filter(|c| !c.allowed).map(|c| c.count).sum();
+        assert_eq!(denied, 3);
+        let other = PropertyId::new("prop_2").unwrap();
+        let none = s
+            .event_counts(
+                &other,
+                Timestamp::from_second(0).unwrap(),
+                Timestamp::from_second(2000).unwrap(),
+            )
+            .unwrap();
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -93,7 +93,8 @@ pub use access::{
 };
 pub use control::{ControlError, SqliteStore, Store};
 pub use devices::{
-    DEVICES_FILE, DeviceEvent, DeviceStatus, DeviceStore, EventFilter, PendingAppend, Unlogged,
+    DEVICES_FILE, DeviceEvent, DeviceStatus, DeviceStore, EventCount, EventFilter, PendingAppend,
+    Unlogged,
 };
 pub use doorman_files::{PrivateFileError, read_private_file, write_new_private_file};
 pub use error::StoreError;

@@ -1116,3 +1116,71 @@ fn dechunk(raw: &str) -> String {
         rest = after.get(n + 2..).unwrap_or_default();
     }
 }
+
+#[test]
+fn the_reports_chart_the_last_thirty_days_for_the_buildings_managers() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let session = sign_in_page(&server, "manager@coop.example");
+    let path = format!("/app/properties/{}/reports", b.property.id);
+    let (status, _, html) = http(&server, "GET", &path, &[("Cookie", session.clone())], "");
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(html.matches("Nothing to draw yet").count(), 3, "{html}");
+
+    // Entries and denials over the last days, and one older than 30 days (left out).
+    let now = server.clock.now();
+    let event =
+        |seq: u64, days_ago: i64, allowed: bool, reason: Option<&str>| doorman_store::DeviceEvent {
+            device: doorman_core::DeviceId::new("dev_street").unwrap(),
+            seq,
+            property: doorman_core::PropertyId::new(&b.property.id).unwrap(),
+            door: "street".into(),
+            at: now - jiff::SignedDuration::from_hours(24 * days_ago),
+            allowed,
+            reason: reason.map(str::to_string),
+            carrier: Some(b.carrier_org.clone()),
+            unit: Some("4B".into()),
+            delivery: Some(format!("R-{seq}")),
+            pass: None,
+            received_at: now,
+            signed: format!("reports test {seq}").into_bytes(),
+            log_index: None,
+        };
+    let rows = vec![
+        event(1, 0, true, None),
+        event(2, 1, true, None),
+        event(3, 1, true, None),
+        event(4, 2, false, Some("outside_schedule")),
+        event(5, 2, false, Some("expired")),
+        event(6, 3, false, Some("expired")),
+        event(7, 45, true, None),
+    ];
+    server.api().devices.store.record(rows).unwrap();
+    let (status, _, html) = http(&server, "GET", &path, &[("Cookie", session)], "");
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Entries per day, by carrier")
+            && html.contains("3 entries in the last 30 days"),
+        "{html}"
+    );
+    assert!(html.contains("Entries by hour of day") && html.contains("busiest hour"));
+    assert!(html.contains("3 denials in the last 30 days"));
+    assert!(
+        html.contains("<td>expired</td><td>2</td>")
+            && html.contains("<td>outside_schedule</td><td>1</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><rect width=\"12\" height=\"12\" fill=\"#0072B2\"/></svg> Acme Parcel</li>"), "{html}");
+    // Two days with entries, one hour, two reasons.
+    assert_eq!(html.matches("<rect x=").count(), 5, "{html}");
+    assert!(!html.contains("<script") && !html.contains("style=\""));
+
+    // Not for another building's owner; sign in first.
+    let _other = server.sign_up("property", "Other Co", "o@other.example");
+    let theirs = sign_in_page(&server, "o@other.example");
+    assert_eq!(
+        http(&server, "GET", &path, &[("Cookie", theirs)], "").0,
+        404
+    );
+    assert_eq!(http(&server, "GET", &path, &[], "").0, 303);
+}

@@ -32,6 +32,7 @@ use crate::web::{error_page, page, render};
 
 mod installation;
 mod log;
+mod reports;
 mod switch;
 
 /// The sign-in form's double-submit cookie.
@@ -48,6 +49,7 @@ pub(crate) fn pages_router(api: Shared) -> Router {
         .route("/app/properties/{property}/log", get(log::page))
         .route("/app/properties/{property}/log/export", get(log::export))
         .route("/app/properties/{property}/feed", get(log::feed))
+        .route("/app/properties/{property}/reports", get(reports::page))
         .route(
             "/app/properties/{property}/switch",
             get(switch::confirm).post(switch::change),
