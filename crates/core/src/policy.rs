@@ -94,6 +94,9 @@ pub enum Action {
     ReadRevocations,
     Revoke,
     ReadAccessLog,
+    /// The building's delivery entries with drivers as pseudonyms, and one's own unit's
+    /// deliveries: what a resident sees (and the building's owners and managers).
+    ReadDeliveries,
     /// List a property's carrier authorizations, or authorize a carrier there.
     ManageCarriers,
     // Installations.
@@ -176,6 +179,7 @@ fn grants(action: Action) -> &'static [(Rel, &'static [Role])] {
             (Rel::PropertyOrg, &[Owner, Manager, Resident]),
             (Rel::Operator, &[Operator]),
         ],
+        Action::ReadDeliveries => &[(Rel::PropertyOrg, &[Owner, Manager, Resident])],
         Action::VerifyProperty => &[(Rel::Operator, &[Operator])],
         Action::ManageDoors
         | Action::ReadUnits
@@ -236,6 +240,7 @@ impl Action {
             | Action::ReadRevocations
             | Action::Revoke
             | Action::ReadAccessLog
+            | Action::ReadDeliveries
             | Action::ManageCarriers => Some(Action::ReadProperty),
             Action::ReadInstallation
             | Action::UploadEvidence
@@ -365,6 +370,19 @@ mod tests {
             ..Scope::default()
         };
         assert_eq!(authorize(&resident, Action::ReadProperty, &at(&p1)), Ok(()));
+        assert_eq!(
+            authorize(&resident, Action::ReadDeliveries, &at(&p1)),
+            Ok(())
+        );
+        // The deliveries with pseudonyms, never the access log itself.
+        assert_eq!(
+            authorize(&resident, Action::ReadAccessLog, &at(&p1)),
+            Err(Refusal::Forbidden)
+        );
+        assert_eq!(
+            authorize(&resident, Action::ReadDeliveries, &at(&p2)),
+            Err(Refusal::Hidden)
+        );
         assert_eq!(
             authorize(&resident, Action::ManageService, &at(&p1)),
             Err(Refusal::Forbidden)

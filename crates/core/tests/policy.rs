@@ -36,6 +36,7 @@ fn actions() -> Vec<Action> {
         Action::ReadRevocations,
         Action::Revoke,
         Action::ReadAccessLog,
+        Action::ReadDeliveries,
         Action::ManageCarriers,
         Action::FileInstallation,
         Action::ReadInstallation,
@@ -232,7 +233,7 @@ proptest! {
         for a in [
             Action::ReadInstallation, Action::DecideInstallation, Action::RevokeConsent,
             Action::ReadAuthorization, Action::ManageAuthorizations, Action::MintPass,
-            Action::ReadPasses, Action::ReadAccessLog, Action::ManageService, Action::ManageDoors, Action::ManageCarriers,
+            Action::ReadPasses, Action::ReadAccessLog, Action::ReadDeliveries, Action::ManageService, Action::ManageDoors, Action::ManageCarriers,
         ] {
             prop_assert!(authorize(&operator, a, &s.scope()).is_err(), "{a:?}");
         }

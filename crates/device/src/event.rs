@@ -198,6 +198,15 @@ impl AccessEvent {
         Ok(event)
     }
 
+    /// Reads an event the server verified when it stored it (its signature is not checked
+    /// again: the store holds only verified events).
+    pub fn from_stored(document: &[u8]) -> Result<AccessEvent, StateError> {
+        AccessEvent::read(
+            &doorman_trust::state::stored_document_payload(document)?,
+            None,
+        )
+    }
+
     /// Reads payload bytes (for a verified document).
     pub fn from_payload(payload: &[u8]) -> Result<AccessEvent, StateError> {
         AccessEvent::read(payload, None)

@@ -48,10 +48,24 @@ fn deny() -> AccessEvent {
 }
 
 #[test]
+fn a_stored_event_that_is_not_an_envelope_is_refused() {
+    for bad in [
+        &b""[..],
+        b"{}",
+        b"{\"payload\":\"***\",\"signature\":\"\"}",
+        b"[1]",
+    ] {
+        assert!(AccessEvent::from_stored(bad).is_err());
+    }
+}
+
+#[test]
 fn events_round_trip_and_are_bound_to_their_device() {
     for e in [allow(), deny()] {
         let doc = e.sign(&device()).unwrap();
         assert_eq!(AccessEvent::verify(&doc, &device().public()).unwrap(), e);
+        // Read back from the store (verified when it was stored): the same event.
+        assert_eq!(AccessEvent::from_stored(&doc).unwrap(), e);
         let other = SecretKey::from_seed(&[4; 32]);
         assert_eq!(
             AccessEvent::verify(&doc, &other.public())

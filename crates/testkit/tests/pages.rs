@@ -1184,3 +1184,106 @@ fn the_reports_chart_the_last_thirty_days_for_the_buildings_managers() {
     );
     assert_eq!(http(&server, "GET", &path, &[], "").0, 303);
 }
+
+#[test]
+fn a_resident_sees_their_deliveries_and_the_buildings_entries_with_drivers_as_pseudonyms() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let agent = doorman_testkit::TestAgent::install(&server, &b, "dev_street", "street");
+    agent.wait_online(&b);
+    let inv = b
+        .manager
+        .invite_resident(&b.property.id, "res@coop.example", "4B")
+        .unwrap();
+    let _resident = server.accept(&inv, "res@coop.example");
+    // One delivery to 4B, one to 5A, and a refused attempt.
+    for (unit, delivery) in [("4B", "D-4B"), ("5A", "D-5A")] {
+        let mut req = b.pass_request(&server, delivery);
+        req.unit = unit.to_string();
+        let pass = b.carrier.mint_pass(&auth.id, &req).unwrap().token;
+        let r = doorman_testkit::TestAgent::unlock_online(
+            &server,
+            &b,
+            "street",
+            &pass,
+            &b.driver_secret,
+        )
+        .unwrap();
+        assert_eq!(r.result, "allow");
+        if unit == "5A" {
+            let again = doorman_testkit::TestAgent::unlock_online(
+                &server,
+                &b,
+                "street",
+                &pass,
+                &b.driver_secret,
+            )
+            .unwrap();
+            assert_eq!(again.result, "deny");
+        }
+    }
+    let session = sign_in_page(&server, "res@coop.example");
+    let (_, _, overview) = http(&server, "GET", "/app", &[("Cookie", session.clone())], "");
+    let path = format!("/app/properties/{}/deliveries", b.property.id);
+    assert!(
+        overview.contains("Your home") && overview.contains(&path),
+        "{overview}"
+    );
+    assert!(!overview.contains(&format!("href=\"/app/properties/{}\"", b.property.id)));
+
+    let mut html = String::new();
+    for _ in 0..200 {
+        html = http(&server, "GET", &path, &[("Cookie", session.clone())], "").2;
+        if html.matches("<td>Acme Parcel</td>").count() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(html.contains("Deliveries to your unit, 4B"), "{html}");
+    let (mine, building) = html.split_once("The building's delivery entries").unwrap();
+    assert!(
+        mine.contains("<td>D-4B</td>") && !mine.contains("D-5A"),
+        "{mine}"
+    );
+    // The building's entries: both deliveries, not the refusal, no other unit's reference.
+    assert_eq!(
+        building.matches("<td>Acme Parcel</td>").count(),
+        2,
+        "{building}"
+    );
+    assert!(!building.contains("D-5A") && !building.contains("5A"));
+    // The driver as a pseudonym, the same in both lists; never the key or the name.
+    let pseudonym = mine
+        .split("<td>Driver ")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap();
+    assert_eq!(pseudonym.len(), 6, "{mine}");
+    assert_eq!(
+        building
+            .matches(&format!("<td>Driver {pseudonym}</td>"))
+            .count(),
+        2
+    );
+    let key = b.driver_secret.public().to_string();
+    assert!(!html.contains(&key) && !html.contains("Sam Driver"));
+    assert!(!html.contains("<script"));
+
+    // Not the manager's pages; not another building's.
+    for p in [
+        format!("/app/properties/{}", b.property.id),
+        format!("/app/properties/{}/log", b.property.id),
+        format!("/app/properties/{}/feed", b.property.id),
+        format!("/app/properties/{}/reports", b.property.id),
+    ] {
+        let (status, _, _) = http(&server, "GET", &p, &[("Cookie", session.clone())], "");
+        assert_eq!(status, 404, "{p}");
+    }
+    let _other = server.sign_up("property", "Other Co", "o@other.example");
+    let theirs = sign_in_page(&server, "o@other.example");
+    assert_eq!(
+        http(&server, "GET", &path, &[("Cookie", theirs)], "").0,
+        404
+    );
+}

@@ -262,6 +262,19 @@ pub fn open_document(
     open_envelope(document, key, domain)
 }
 
+/// The payload of a signed-document envelope, without checking its signature: only for a
+/// document verified when it was accepted and kept since (the server's stored access events).
+pub fn stored_document_payload(document: &[u8]) -> Result<Vec<u8>, StateError> {
+    if document.len() > MAX_DOCUMENT_BYTES {
+        return Err(StateError::TooLarge(document.len()));
+    }
+    let envelope: Envelope =
+        serde_json::from_slice(document).map_err(|e| StateError::Malformed(e.to_string()))?;
+    URL_SAFE_NO_PAD
+        .decode(envelope.payload.as_bytes())
+        .map_err(|e| StateError::Malformed(format!("payload is not base64url: {e}")))
+}
+
 fn sign_payload(key: &SecretKey, domain: &[u8], payload: &[u8]) -> Result<Vec<u8>, StateError> {
     let mut message = domain.to_vec();
     message.extend_from_slice(payload);

@@ -30,6 +30,7 @@ use super::properties::scope;
 use super::{ApiError, Credentials, Shared, run};
 use crate::web::{error_page, page, render};
 
+mod deliveries;
 mod installation;
 mod log;
 mod reports;
@@ -50,6 +51,10 @@ pub(crate) fn pages_router(api: Shared) -> Router {
         .route("/app/properties/{property}/log/export", get(log::export))
         .route("/app/properties/{property}/feed", get(log::feed))
         .route("/app/properties/{property}/reports", get(reports::page))
+        .route(
+            "/app/properties/{property}/deliveries",
+            get(deliveries::page),
+        )
         .route(
             "/app/properties/{property}/switch",
             get(switch::confirm).post(switch::change),
@@ -255,6 +260,12 @@ async fn signout(
     see_other("/", &cookies)
 }
 
+struct HomeRow {
+    id: String,
+    name: String,
+    address: String,
+}
+
 struct PropertyRow {
     id: String,
     name: String,
@@ -274,6 +285,8 @@ struct Overview {
     csrf: String,
     memberships: Vec<String>,
     properties: Vec<PropertyRow>,
+    /// Buildings this person lives in (residents): their deliveries page.
+    homes: Vec<HomeRow>,
 }
 
 /// The signed-in person, or the response that sends them to sign in.
@@ -419,9 +432,18 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
     signed_in_page(&api, creds, |api, who, csrf| {
         let store = |e| ApiError::store(e, "properties", Code::Internal);
         let mut properties = Vec::new();
+        let mut homes = Vec::new();
         for p in api.store.properties(None).map_err(store)? {
             // The buildings this person runs (owners and managers), as the API decides.
             if authorize(&who.actor, Action::DecideInstallation, &scope(&p)).is_err() {
+                // Or lives in (residents see its deliveries).
+                if authorize(&who.actor, Action::ReadDeliveries, &scope(&p)).is_ok() {
+                    homes.push(HomeRow {
+                        id: p.id.to_string(),
+                        name: p.name,
+                        address: p.address,
+                    });
+                }
                 continue;
             }
             let devices = api.devices.directory.for_property(&p.id);
@@ -459,6 +481,7 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
             csrf,
             memberships,
             properties,
+            homes,
         })
     })
     .await
