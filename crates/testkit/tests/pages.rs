@@ -214,6 +214,17 @@ fn http(
     headers: &[(&str, String)],
     body: &str,
 ) -> (u16, Vec<(String, String)>, String) {
+    http_bytes(server, method, path, headers, body.as_bytes())
+}
+
+/// [`http`] with a body of any bytes (uploads).
+fn http_bytes(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read as _, Write as _};
     let host = server.url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).unwrap();
@@ -221,8 +232,9 @@ fn http(
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
     let mut all = String::new();
     s.read_to_string(&mut all).unwrap();
     let (head, rest) = all.split_once("\r\n\r\n").unwrap();
@@ -1286,4 +1298,197 @@ fn a_resident_sees_their_deliveries_and_the_buildings_entries_with_drivers_as_ps
         http(&server, "GET", &path, &[("Cookie", theirs)], "").0,
         404
     );
+}
+
+/// A multipart/form-data body: text fields, then files as (name, file name, bytes).
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "doormanTestBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (k, file, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{file}\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn an_installer_files_a_request_with_photos_and_bad_forms_store_nothing() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let session = sign_in_page(&server, "admin@fixit.example");
+    let (_, _, overview) = http(&server, "GET", "/app", &[("Cookie", session.clone())], "");
+    assert!(
+        overview.contains("href=\"/app/installations/new\""),
+        "{overview}"
+    );
+    let (status, _, form) = http(
+        &server,
+        "GET",
+        &format!("/app/installations/new?property={}", b.property.id),
+        &[("Cookie", session.clone())],
+        "",
+    );
+    assert_eq!(status, 200, "{form}");
+    assert!(
+        form.contains(&format!("value=\"{}\"", b.property.id)),
+        "prefilled"
+    );
+    assert!(form.contains("enctype=\"multipart/form-data\""));
+    let csrf = hidden(&form, "csrf");
+    let device = doorman_trust::SecretKey::generate(&mut rand::rngs::OsRng)
+        .public()
+        .to_string();
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n a photo of the panel";
+    let post = |fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]| {
+        let (ct, body) = multipart(fields, files);
+        http_bytes(
+            &server,
+            "POST",
+            "/app/installations",
+            &[("Content-Type", ct), ("Cookie", session.clone())],
+            &body,
+        )
+    };
+    let good = |door: &'static str, notes: &'static str| {
+        vec![
+            ("csrf", csrf.as_str()),
+            ("property", b.property.id.as_str()),
+            ("door", door),
+            ("device_id", "dev-new-1"),
+            ("device_key", device.as_str()),
+            ("notes", notes),
+        ]
+    };
+    let requests = || b.installer.installations(None, None).unwrap().items.len();
+    let before = requests();
+
+    // Refused forms: what to fix, what was typed kept, nothing stored.
+    let text_file: &[u8] = b"this is not a photo";
+    for (fields, files, says) in [
+        (
+            good("street", "n"),
+            vec![("photos", "panel.jpg", text_file)],
+            "panel.jpg&#34; is not a JPEG, PNG, WebP or HEIC photo",
+        ),
+        (
+            good("cellar", "n"),
+            vec![("photos", "panel.png", png)],
+            "door: the property has no door",
+        ),
+        (
+            good("street", "n"),
+            vec![("photos", "a.png", png); 6],
+            "at most 5 photos",
+        ),
+    ] {
+        let (status, _, html) = post(&fields, &files);
+        assert!((400..500).contains(&status), "{status}: {html}");
+        assert!(html.contains(says), "{says}: {html}");
+        assert!(
+            html.contains("value=\"dev-new-1\""),
+            "typed fields are kept"
+        );
+        assert_eq!(requests(), before, "nothing stored for: {says}");
+    }
+    let huge = vec![0xFFu8, 0xD8, 0xFF]
+        .into_iter()
+        .chain(std::iter::repeat_n(0u8, 10 * 1024 * 1024 + 1))
+        .collect::<Vec<u8>>();
+    let (status, _, html) = post(&good("street", "n"), &[("photos", "big.jpg", &huge)]);
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("larger than 10 MiB"), "{html}");
+    let mut forged = good("street", "n");
+    forged[0].1 = "forged";
+    let (status, _, _) = post(&forged, &[]);
+    assert_eq!(status, 403);
+    let (status, _, html) = http(
+        &server,
+        "POST",
+        "/app/installations",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded".into()),
+            ("Cookie", session.clone()),
+        ],
+        "csrf=x",
+    );
+    assert_eq!(status, 400, "{html}");
+    assert_eq!(requests(), before);
+
+    // Filed, with its photo (a JPEG sent as any type is taken by its bytes), markup as text.
+    let (status, hs, _) = post(
+        &good("street", "<script>alert(1)</script> wired to the panel"),
+        &[("photos", "panel.png", png)],
+    );
+    assert_eq!(status, 303);
+    let to = location(&hs).unwrap().to_string();
+    assert!(to.ends_with("?done=filed"), "{to}");
+    assert_eq!(requests(), before + 1);
+    let (_, _, page) = http(&server, "GET", &to, &[("Cookie", session.clone())], "");
+    assert!(page.contains("Filed: the building"), "{page}");
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62; wired")
+            && !page.contains("<script>alert")
+    );
+    assert!(page.contains("image/png"), "sniffed from the bytes: {page}");
+    // More photos from the request's page.
+    let id = to
+        .trim_start_matches("/app/installations/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf2 = hidden(&page, "csrf");
+    let (ct, body) = multipart(&[("csrf", &csrf2)], &[("photos", "more.png", png)]);
+    let (status, hs, _) = http_bytes(
+        &server,
+        "POST",
+        &format!("/app/installations/{id}/photos"),
+        &[("Content-Type", ct), ("Cookie", session.clone())],
+        &body,
+    );
+    assert_eq!(status, 303);
+    assert!(location(&hs).unwrap().ends_with("?done=photos"));
+    assert_eq!(b.manager.installation(&id).unwrap().evidence.len(), 2);
+
+    // The overview lists it; a manager of the building can't file; another installer can't add photos.
+    let (_, _, overview) = http(&server, "GET", "/app", &[("Cookie", session.clone())], "");
+    assert!(
+        overview.contains(&format!("/app/installations/{id}")) && overview.contains("requested")
+    );
+    let manager = sign_in_page(&server, "manager@coop.example");
+    let (_, _, mform) = http(
+        &server,
+        "GET",
+        "/app/installations/new",
+        &[("Cookie", manager.clone())],
+        "",
+    );
+    let mcsrf = hidden(&mform, "csrf");
+    let mut fields = good("street", "n");
+    fields[0].1 = mcsrf.as_str();
+    fields[3].1 = "dev-by-manager";
+    let (ct, body) = multipart(&fields, &[]);
+    let (status, _, html) = http_bytes(
+        &server,
+        "POST",
+        "/app/installations",
+        &[("Content-Type", ct), ("Cookie", manager)],
+        &body,
+    );
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("only installers file"), "{html}");
+    assert_eq!(requests(), before + 1);
 }

@@ -38,6 +38,14 @@ pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 /// A consent's default validity when the approver gives no end.
 const DEFAULT_CONSENT: SignedDuration = SignedDuration::from_hours(365 * 24);
 
+/// A photo's type from its first bytes (whatever name or type it came with), if it is one
+/// of the formats taken.
+pub(crate) fn sniff_photo(bytes: &[u8]) -> Option<&'static str> {
+    ["image/jpeg", "image/png", "image/webp", "image/heic"]
+        .into_iter()
+        .find(|t| photo_matches(t, bytes))
+}
+
 /// The photo formats taken, with the bytes each file starts with.
 fn photo_matches(content_type: &str, bytes: &[u8]) -> bool {
     match content_type {
@@ -206,68 +214,113 @@ pub(crate) async fn file(
 ) -> Result<Created<InstallationView>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let installer_orgs: Vec<&OrgId> = who.actor.memberships.iter().filter(|m| m.kind == OrgKind::Installer).map(|m| &m.org).collect();
-        let installer = match (&req.installer, installer_orgs.as_slice()) {
-            (Some(o), _) => id(o, "installer", OrgId::new)?,
-            (None, [one]) => (*one).clone(),
-            (None, []) => return Err(ApiError::new(Code::Forbidden, "only installers file installation requests")),
-            (None, _) => return Err(ApiError::new(Code::InvalidField, "installer: you belong to several installer organisations; say which one files this")),
-        };
-        authorize(&who.actor, Action::FileInstallation, &Scope { installer_org: Some(&installer), ..Scope::default() })
-            .map_err(|r| ApiError::refused(r, "installer organisation"))?;
-        // A property not (yet) verified is not one an installer can know of.
-        let pid = id(&req.property, "property", PropertyId::new)?;
-        let p = api
-            .store
-            .property(&pid)
-            .map_err(|e| ApiError::store(e, "property", Code::Internal))?
-            .filter(|p| p.status == PropertyStatus::Verified)
-            .ok_or_else(|| ApiError::not_found("property"))?;
-        let door = id(&req.door, "door", DoorId::new)?;
-        let doors = api.store.doors(&p.id).map_err(|e| ApiError::store(e, "doors", Code::Internal))?;
-        if !doors.iter().any(|d| d.door == door) {
-            return Err(ApiError::new(Code::UnknownReference, format!("door: the property has no door {door:?}; ask its manager for the door's id")));
-        }
-        let device = id(&req.device_id, "device_id", DeviceId::new)?;
-        let device_key = key(&req.device_key, "device_key")?;
-        let notes = check_note(&req.notes, "notes", MAX_NOTES)?;
-        let now = whole_seconds(api.now());
-        let rid = RequestId::new(new_id("req_")).map_err(|_| ApiError::internal())?;
-        let entry = PublicEntry::InstallationRequested {
-            at: now.to_string(),
-            property: p.id.to_string(),
-            request: rid.to_string(),
-            door: door.to_string(),
-            device: device.to_string(),
-            device_key: device_key.to_string(),
-            installer: installer.to_string(),
-        };
-        let entry = OutboxEntry {
-            target: LogTarget::Public,
-            entry: entry.to_bytes().map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))?,
-        };
-        let i = Installation {
-            id: rid,
-            property: p.id.clone(),
-            door,
-            installer_org: installer,
-            filed_by: who.person().to_string(),
-            device,
-            device_key: device_key.to_string(),
-            notes,
-            status: InstallationStatus::Requested,
-            created_at: now,
-            requested_outbox: 0,
-            decision: None,
-            consent: None,
-            revocation: None,
-            revoked_outbox: None,
-        };
-        let stored = api.store.create_installation(&i, &entry).map_err(|e| ApiError::store(e, "installation request", Code::Duplicate))?;
-        api.published(stored.requested_outbox);
+        let stored = file_as(api, &who, &req)?;
         Ok(Created(view(api, &stored)?))
     })
     .await
+}
+
+/// Files an installation request as `who` (the API's `POST /installations` and the
+/// installers' form).
+pub(crate) fn file_as(
+    api: &Api,
+    who: &Authed,
+    req: &CreateInstallationRequest,
+) -> Result<Installation, ApiError> {
+    let installer_orgs: Vec<&OrgId> = who
+        .actor
+        .memberships
+        .iter()
+        .filter(|m| m.kind == OrgKind::Installer)
+        .map(|m| &m.org)
+        .collect();
+    let installer = match (&req.installer, installer_orgs.as_slice()) {
+        (Some(o), _) => id(o, "installer", OrgId::new)?,
+        (None, [one]) => (*one).clone(),
+        (None, []) => {
+            return Err(ApiError::new(
+                Code::Forbidden,
+                "only installers file installation requests",
+            ));
+        }
+        (None, _) => {
+            return Err(ApiError::new(
+                Code::InvalidField,
+                "installer: you belong to several installer organisations; say which one files this",
+            ));
+        }
+    };
+    authorize(
+        &who.actor,
+        Action::FileInstallation,
+        &Scope {
+            installer_org: Some(&installer),
+            ..Scope::default()
+        },
+    )
+    .map_err(|r| ApiError::refused(r, "installer organisation"))?;
+    // A property not (yet) verified is not one an installer can know of.
+    let pid = id(&req.property, "property", PropertyId::new)?;
+    let p = api
+        .store
+        .property(&pid)
+        .map_err(|e| ApiError::store(e, "property", Code::Internal))?
+        .filter(|p| p.status == PropertyStatus::Verified)
+        .ok_or_else(|| ApiError::not_found("property"))?;
+    let door = id(&req.door, "door", DoorId::new)?;
+    let doors = api
+        .store
+        .doors(&p.id)
+        .map_err(|e| ApiError::store(e, "doors", Code::Internal))?;
+    if !doors.iter().any(|d| d.door == door) {
+        return Err(ApiError::new(
+            Code::UnknownReference,
+            format!("door: the property has no door {door:?}; ask its manager for the door's id"),
+        ));
+    }
+    let device = id(&req.device_id, "device_id", DeviceId::new)?;
+    let device_key = key(&req.device_key, "device_key")?;
+    let notes = check_note(&req.notes, "notes", MAX_NOTES)?;
+    let now = whole_seconds(api.now());
+    let rid = RequestId::new(new_id("req_")).map_err(|_| ApiError::internal())?;
+    let entry = PublicEntry::InstallationRequested {
+        at: now.to_string(),
+        property: p.id.to_string(),
+        request: rid.to_string(),
+        door: door.to_string(),
+        device: device.to_string(),
+        device_key: device_key.to_string(),
+        installer: installer.to_string(),
+    };
+    let entry = OutboxEntry {
+        target: LogTarget::Public,
+        entry: entry
+            .to_bytes()
+            .map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))?,
+    };
+    let i = Installation {
+        id: rid,
+        property: p.id.clone(),
+        door,
+        installer_org: installer,
+        filed_by: who.person().to_string(),
+        device,
+        device_key: device_key.to_string(),
+        notes,
+        status: InstallationStatus::Requested,
+        created_at: now,
+        requested_outbox: 0,
+        decision: None,
+        consent: None,
+        revocation: None,
+        revoked_outbox: None,
+    };
+    let stored = api
+        .store
+        .create_installation(&i, &entry)
+        .map_err(|e| ApiError::store(e, "installation request", Code::Duplicate))?;
+    api.published(stored.requested_outbox);
+    Ok(stored)
 }
 
 /// One installation request, with its evidence and consent.
@@ -326,29 +379,51 @@ pub(crate) async fn upload_evidence(
     let bytes = super::extract::read_limited(req, MAX_PHOTO_BYTES).await?;
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let (i, _) = installation_for(api, &who, p.get(0), Action::UploadEvidence)?;
-        if bytes.is_empty() || !photo_matches(&content_type, &bytes) {
-            return Err(ApiError::new(
-                Code::UnsupportedMediaType,
-                format!("the bytes are not a {content_type} file"),
-            ));
-        }
-        let e = Evidence {
-            installation: i.id.clone(),
-            number: 0,
-            content_type,
-            size: bytes.len() as u64,
-            sha256: Sha256::digest(&bytes).to_vec(),
-            uploaded_by: who.person().to_string(),
-            created_at: api.now(),
-        };
-        let stored = api
-            .store
-            .add_evidence(&e, &bytes)
-            .map_err(|e| ApiError::store(e, "installation request", Code::AlreadyDecided))?;
+        let stored = add_photo_as(api, &who, p.get(0), content_type, &bytes)?;
         Ok(Created(evidence_view(&stored)))
     })
     .await
+}
+
+/// Checks a photo's bytes are of its type (the API's upload and the installers' form).
+pub(crate) fn check_photo(content_type: &str, bytes: &[u8]) -> Result<(), ApiError> {
+    if bytes.is_empty() || !photo_matches(content_type, bytes) {
+        return Err(ApiError::new(
+            Code::UnsupportedMediaType,
+            format!("the bytes are not a {content_type} file"),
+        ));
+    }
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(ApiError::new(
+            Code::BodyTooLarge,
+            format!("a photo is at most {} MiB", MAX_PHOTO_BYTES / (1024 * 1024)),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a photo to a request as `who` (the API's upload and the installers' form).
+pub(crate) fn add_photo_as(
+    api: &Api,
+    who: &Authed,
+    param: &str,
+    content_type: String,
+    bytes: &[u8],
+) -> Result<Evidence, ApiError> {
+    let (i, _) = installation_for(api, who, param, Action::UploadEvidence)?;
+    check_photo(&content_type, bytes)?;
+    let e = Evidence {
+        installation: i.id.clone(),
+        number: 0,
+        content_type,
+        size: bytes.len() as u64,
+        sha256: Sha256::digest(bytes).to_vec(),
+        uploaded_by: who.person().to_string(),
+        created_at: api.now(),
+    };
+    api.store
+        .add_evidence(&e, bytes)
+        .map_err(|e| ApiError::store(e, "installation request", Code::AlreadyDecided))
 }
 
 /// A photo's bytes.

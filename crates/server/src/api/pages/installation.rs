@@ -67,6 +67,8 @@ struct InstallationPage {
     photos: Vec<Photo>,
     /// The viewer runs the building and the request waits: the forms are shown.
     may_decide: bool,
+    /// The viewer is its installer and the request waits: more photos may be added.
+    may_add_photos: bool,
     self_custody: bool,
     reasons: &'static [(&'static str, &'static str)],
     done: Option<&'static str>,
@@ -116,6 +118,8 @@ fn build(
     let scope = crate::api::installations::scope(&i, &prop);
     let may_decide = i.status == InstallationStatus::Requested
         && authorize(&who.actor, Action::DecideInstallation, &scope).is_ok();
+    let may_add_photos = i.status == InstallationStatus::Requested
+        && authorize(&who.actor, Action::UploadEvidence, &scope).is_ok();
     let decision = i.decision.as_ref().map(|d| {
         let what = match i.status {
             InstallationStatus::Rejected => "Rejected",
@@ -144,6 +148,7 @@ fn build(
         decision,
         photos,
         may_decide,
+        may_add_photos,
         self_custody: prop.custody == Custody::SelfCustody,
         reasons: REJECT_REASONS,
         done,

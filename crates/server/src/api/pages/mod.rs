@@ -31,6 +31,7 @@ use super::{ApiError, Credentials, Shared, run};
 use crate::web::{error_page, page, render};
 
 mod deliveries;
+mod filing;
 mod installation;
 mod log;
 mod reports;
@@ -58,6 +59,17 @@ pub(crate) fn pages_router(api: Shared) -> Router {
         .route(
             "/app/properties/{property}/switch",
             get(switch::confirm).post(switch::change),
+        )
+        .route("/app/installations/new", get(filing::form))
+        .route(
+            "/app/installations",
+            axum::routing::post(filing::file)
+                .layer(axum::extract::DefaultBodyLimit::max(filing::MAX_UPLOAD)),
+        )
+        .route(
+            "/app/installations/{installation}/photos",
+            axum::routing::post(filing::photos)
+                .layer(axum::extract::DefaultBodyLimit::max(filing::MAX_UPLOAD)),
         )
         .route("/app/installations/{installation}", get(installation::show))
         .route(
@@ -260,6 +272,15 @@ async fn signout(
     see_other("/", &cookies)
 }
 
+struct FiledRow {
+    id: String,
+    building: String,
+    door: String,
+    device: String,
+    status: &'static str,
+    at: String,
+}
+
 struct HomeRow {
     id: String,
     name: String,
@@ -287,6 +308,9 @@ struct Overview {
     properties: Vec<PropertyRow>,
     /// Buildings this person lives in (residents): their deliveries page.
     homes: Vec<HomeRow>,
+    /// Installers: whether they may file requests, and those their organisations filed.
+    installer: bool,
+    filed: Vec<FiledRow>,
 }
 
 /// The signed-in person, or the response that sends them to sign in.
@@ -416,6 +440,10 @@ fn done_note(query: Option<&str>) -> Option<&'static str> {
         }
         "rejected" => "Rejected: the device stays shut, and the installer sees your reason.",
         "switched" => "Done: the switch is changed. Online devices hear of it at once.",
+        "filed" => {
+            "Filed: the building's owner and managers see it now, and the request is in the public log."
+        }
+        "photos" => "The photos are added.",
         _ => return None,
     })
 }
@@ -475,6 +503,50 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
             .iter()
             .map(|m| format!("{} ({})", m.org, m.role.as_str()))
             .collect();
+        // Installers: the requests their organisations filed, newest first.
+        let installer_orgs: Vec<doorman_core::OrgId> = who
+            .memberships
+            .iter()
+            .filter(|m| m.kind == doorman_core::OrgKind::Installer)
+            .filter(|m| {
+                authorize(
+                    &who.actor,
+                    Action::FileInstallation,
+                    &doorman_core::Scope {
+                        installer_org: Some(&m.org),
+                        ..doorman_core::Scope::default()
+                    },
+                )
+                .is_ok()
+            })
+            .map(|m| m.org.clone())
+            .collect();
+        let mut filed = Vec::new();
+        for org in &installer_orgs {
+            for i in api
+                .store
+                .installations(&InstallationFilter {
+                    installer_org: Some(org.clone()),
+                    ..InstallationFilter::default()
+                })
+                .map_err(store)?
+            {
+                let building = api
+                    .store
+                    .property(&i.property)
+                    .map_err(store)?
+                    .map_or_else(|| i.property.to_string(), |p| p.name);
+                filed.push(FiledRow {
+                    id: i.id.to_string(),
+                    building,
+                    door: i.door.to_string(),
+                    device: i.device.to_string(),
+                    status: i.status.as_str(),
+                    at: i.created_at.to_string(),
+                });
+            }
+        }
+        filed.reverse();
         Ok(Overview {
             name: who.user.name.clone(),
             email: who.user.email.clone(),
@@ -482,6 +554,8 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
             memberships,
             properties,
             homes,
+            installer: !installer_orgs.is_empty(),
+            filed,
         })
     })
     .await
