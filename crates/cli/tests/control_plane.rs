@@ -381,6 +381,27 @@ fn the_control_plane_by_cli_end_to_end() {
     ];
     let pass = carrier.json(&pass_args);
     assert_eq!(pass["driver"], driver.as_str());
+    // Presented at the door through the server: the pass file is read and sent; with no
+    // device installed there, the server says so (the device's decision is in the testkit's
+    // scenarios and the browser tests).
+    let out = carrier.run(&[
+        "door",
+        "unlock",
+        "--property",
+        &prop,
+        "--door",
+        "street",
+        "--pass",
+        "pass.tok",
+        "--driver-key",
+        "driver.key",
+    ]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("presenting the pass") && !said.contains("base64url"),
+        "{said}"
+    );
     carrier.ok(&[
         "carrier",
         "show",

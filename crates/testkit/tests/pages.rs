@@ -504,7 +504,13 @@ fn the_property_page_shows_doors_devices_requests_and_carriers_to_its_managers_o
     // The waiting request, by the installer's name.
     assert!(html.contains("<code>dev-garage-9</code>") && html.contains("by Fixit Installers"));
     // The carrier, its schedule drawn as a week grid (Mon-Fri and Sat spans).
-    assert!(html.contains("<h3>Acme Parcel"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<h3><a href=\"/app/authorizations/{}\">Acme Parcel</a>",
+            auth.id
+        )),
+        "{html}"
+    );
     assert!(html.contains(&format!("<code>{}</code>", auth.schedule)));
     assert!(html.matches("<rect ").count() >= 6, "{html}");
     assert!(!html.contains("<script") && !html.contains("style=\""));
@@ -1491,4 +1497,83 @@ fn an_installer_files_a_request_with_photos_and_bad_forms_store_nothing() {
     assert_eq!(status, 403, "{html}");
     assert!(html.contains("only installers file"), "{html}");
     assert_eq!(requests(), before + 1);
+}
+
+#[test]
+fn a_carrier_sees_its_authorizations_passes_and_what_its_passes_met() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let auth = b.authorize(&server);
+    let agent = doorman_testkit::TestAgent::install(&server, &b, "dev_street", "street");
+    agent.wait_online(&b);
+    let pass = b
+        .carrier
+        .mint_pass(&auth.id, &b.pass_request(&server, "ACME-1"))
+        .unwrap()
+        .token;
+    for expect in ["allow", "deny"] {
+        let r = doorman_testkit::TestAgent::unlock_online(
+            &server,
+            &b,
+            "street",
+            &pass,
+            &b.driver_secret,
+        )
+        .unwrap();
+        assert_eq!(r.result, expect);
+    }
+    let session = sign_in_page(&server, "admin@acme.example");
+    let (_, _, overview) = http(&server, "GET", "/app", &[("Cookie", session.clone())], "");
+    let path = format!("/app/authorizations/{}", auth.id);
+    assert!(
+        overview.contains("Your authorizations") && overview.contains(&path),
+        "{overview}"
+    );
+    assert!(overview.contains("The Main Street building") && overview.contains("active"));
+
+    let mut html = String::new();
+    for _ in 0..200 {
+        html = http(&server, "GET", &path, &[("Cookie", session.clone())], "").2;
+        if html.contains("<td><code>replayed</code></td><td>1</td>") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(html.contains("<strong>1</strong> entries"), "{html}");
+    assert!(
+        html.contains("<td><code>replayed</code></td><td>1</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>ACME-1</td>") && html.contains("<td>4B</td>"),
+        "the pass minted: {html}"
+    );
+    assert!(html.contains(&format!("<code>{}</code>", auth.schedule)));
+    assert!(html.matches("<rect ").count() >= 6, "the week grid: {html}");
+    assert!(html.contains("<span class=\"warn\">denied</span> <code>replayed</code>"));
+
+    // The building's manager sees it too; another carrier, and a resident, don't.
+    let manager = sign_in_page(&server, "manager@coop.example");
+    assert_eq!(
+        http(&server, "GET", &path, &[("Cookie", manager)], "").0,
+        200
+    );
+    let _bolt = server.sign_up("carrier", "Bolt", "admin@bolt.example");
+    let bolt = sign_in_page(&server, "admin@bolt.example");
+    let (_, _, theirs) = http(&server, "GET", "/app", &[("Cookie", bolt.clone())], "");
+    assert!(
+        theirs.contains("No building has authorized your carrier yet"),
+        "{theirs}"
+    );
+    assert_eq!(http(&server, "GET", &path, &[("Cookie", bolt)], "").0, 404);
+    let inv = b
+        .manager
+        .invite_resident(&b.property.id, "res@coop.example", "4B")
+        .unwrap();
+    let _r = server.accept(&inv, "res@coop.example");
+    let resident = sign_in_page(&server, "res@coop.example");
+    assert_eq!(
+        http(&server, "GET", &path, &[("Cookie", resident)], "").0,
+        404
+    );
 }

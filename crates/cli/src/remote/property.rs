@@ -427,8 +427,8 @@ pub fn door(cmd: DoorCmd) -> Result<ExitCode> {
             out,
         } => {
             let key = crate::files::read_secret_key(&driver_key)?;
-            let pass = String::from_utf8(crate::files::read_token(&pass)?)
-                .map_err(|_| anyhow::anyhow!("the pass is not base64url text"))?;
+            // Read (and checked) as a token, sent as its canonical text.
+            let pass = doorman_trust::token::encode(&crate::files::read_token(&pass)?);
             let api = super::Api::anonymous(&super::url_or_stored(url.as_deref())?);
             let r = api.call("presenting the pass", |c| {
                 c.unlock_as_driver(

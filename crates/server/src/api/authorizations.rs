@@ -46,7 +46,7 @@ fn carrier_org(a: &Authorization) -> Result<OrgId, ApiError> {
 }
 
 /// Loads an authorization (and its property) the caller may act on with `action`.
-fn authorization_for(
+pub(crate) fn authorization_for(
     api: &Api,
     who: &Authed,
     param: &str,

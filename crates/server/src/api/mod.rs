@@ -21,7 +21,7 @@
 //! gets; a 403 only ever goes to someone who can see the thing.
 
 mod auth;
-mod authorizations;
+pub(crate) mod authorizations;
 pub(crate) mod doors;
 pub(crate) mod error;
 mod extract;
@@ -30,7 +30,7 @@ pub mod openapi;
 mod orgs;
 mod pages;
 mod properties;
-mod views;
+pub(crate) mod views;
 
 use std::sync::Arc;
 use std::time::Duration;

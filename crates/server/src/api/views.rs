@@ -308,19 +308,24 @@ pub(crate) fn authorization_view(
     authorization_view_with(a, now, api.log_index(Some(a.outbox)))
 }
 
+/// `revoked`, `expired` or `active`.
+pub(crate) fn authorization_status(a: &Authorization, now: Timestamp) -> &'static str {
+    if a.revocation.is_some() {
+        "revoked"
+    } else if a.not_after <= now {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
 /// [`authorization_view`] with the log index already looked up (lists batch it).
 pub(crate) fn authorization_view_with(
     a: &Authorization,
     now: Timestamp,
     log_index: Option<u64>,
 ) -> AuthorizationView {
-    let status = if a.revocation.is_some() {
-        "revoked"
-    } else if a.not_after <= now {
-        "expired"
-    } else {
-        "active"
-    };
+    let status = authorization_status(a, now);
     AuthorizationView {
         id: a.id.clone(),
         property: a.property.to_string(),

@@ -30,6 +30,7 @@ use super::properties::scope;
 use super::{ApiError, Credentials, Shared, run};
 use crate::web::{error_page, page, render};
 
+mod carrier;
 mod deliveries;
 mod filing;
 mod installation;
@@ -72,6 +73,7 @@ pub(crate) fn pages_router(api: Shared) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(filing::MAX_UPLOAD)),
         )
         .route("/app/installations/{installation}", get(installation::show))
+        .route("/app/authorizations/{authorization}", get(carrier::page))
         .route(
             "/app/installations/{installation}/approve",
             axum::routing::post(installation::approve),
@@ -272,6 +274,15 @@ async fn signout(
     see_other("/", &cookies)
 }
 
+struct AuthorizationRow {
+    id: String,
+    building: String,
+    doors: String,
+    schedule: String,
+    until: String,
+    status: &'static str,
+}
+
 struct FiledRow {
     id: String,
     building: String,
@@ -311,6 +322,9 @@ struct Overview {
     /// Installers: whether they may file requests, and those their organisations filed.
     installer: bool,
     filed: Vec<FiledRow>,
+    /// Carriers: their authorizations at buildings.
+    carrier: bool,
+    authorizations: Vec<AuthorizationRow>,
 }
 
 /// The signed-in person, or the response that sends them to sign in.
@@ -448,6 +462,40 @@ fn done_note(query: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// The organisations of `kind` this person belongs to where `allowed` says yes.
+fn orgs_where(
+    who: &super::auth::Authed,
+    kind: doorman_core::OrgKind,
+    allowed: impl Fn(&doorman_core::OrgId) -> Result<(), doorman_core::Refusal>,
+) -> Vec<doorman_core::OrgId> {
+    let mut orgs: Vec<doorman_core::OrgId> = who
+        .memberships
+        .iter()
+        .filter(|m| m.kind == kind && allowed(&m.org).is_ok())
+        .map(|m| m.org.clone())
+        .collect();
+    orgs.dedup();
+    orgs
+}
+
+/// A building's name (its id if it is gone).
+fn building_name(api: &super::Api, id: &doorman_core::PropertyId) -> Result<String, ApiError> {
+    Ok(api
+        .store
+        .property(id)
+        .map_err(|e| ApiError::store(e, "property", Code::Internal))?
+        .map_or_else(|| id.to_string(), |p| p.name))
+}
+
+/// Doors as a list for people.
+fn door_list(doors: &[doorman_core::DoorId]) -> String {
+    doors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// An organisation's name, or its id when it has none on record.
 fn org_name(api: &super::Api, id: &str) -> String {
     doorman_core::OrgId::new(id)
@@ -504,23 +552,16 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
             .map(|m| format!("{} ({})", m.org, m.role.as_str()))
             .collect();
         // Installers: the requests their organisations filed, newest first.
-        let installer_orgs: Vec<doorman_core::OrgId> = who
-            .memberships
-            .iter()
-            .filter(|m| m.kind == doorman_core::OrgKind::Installer)
-            .filter(|m| {
-                authorize(
-                    &who.actor,
-                    Action::FileInstallation,
-                    &doorman_core::Scope {
-                        installer_org: Some(&m.org),
-                        ..doorman_core::Scope::default()
-                    },
-                )
-                .is_ok()
-            })
-            .map(|m| m.org.clone())
-            .collect();
+        let installer_orgs = orgs_where(who, doorman_core::OrgKind::Installer, |org| {
+            authorize(
+                &who.actor,
+                Action::FileInstallation,
+                &doorman_core::Scope {
+                    installer_org: Some(org),
+                    ..doorman_core::Scope::default()
+                },
+            )
+        });
         let mut filed = Vec::new();
         for org in &installer_orgs {
             for i in api
@@ -531,14 +572,9 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
                 })
                 .map_err(store)?
             {
-                let building = api
-                    .store
-                    .property(&i.property)
-                    .map_err(store)?
-                    .map_or_else(|| i.property.to_string(), |p| p.name);
                 filed.push(FiledRow {
                     id: i.id.to_string(),
-                    building,
+                    building: building_name(api, &i.property)?,
                     door: i.door.to_string(),
                     device: i.device.to_string(),
                     status: i.status.as_str(),
@@ -547,6 +583,40 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
             }
         }
         filed.reverse();
+        // Carriers: their authorizations, as the API lists them for the carrier.
+        let carrier_orgs = orgs_where(who, doorman_core::OrgKind::Carrier, |org| {
+            authorize(
+                &who.actor,
+                Action::ReadAuthorization,
+                &doorman_core::Scope {
+                    carrier_org: Some(org),
+                    ..doorman_core::Scope::default()
+                },
+            )
+        });
+        let mut authorizations = Vec::new();
+        for c in &carrier_orgs {
+            let Ok(carrier) = doorman_core::CarrierId::new(c.as_str()) else {
+                continue;
+            };
+            for a in api
+                .store
+                .authorizations(&doorman_store::control::AuthorizationFilter {
+                    carrier: Some(carrier),
+                    ..Default::default()
+                })
+                .map_err(store)?
+            {
+                authorizations.push(AuthorizationRow {
+                    status: super::views::authorization_status(&a, api.now()),
+                    building: building_name(api, &a.property)?,
+                    doors: door_list(&a.doors),
+                    id: a.id,
+                    schedule: a.schedule,
+                    until: a.not_after.to_string(),
+                });
+            }
+        }
         Ok(Overview {
             name: who.user.name.clone(),
             email: who.user.email.clone(),
@@ -556,6 +626,8 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
             homes,
             installer: !installer_orgs.is_empty(),
             filed,
+            carrier: !carrier_orgs.is_empty(),
+            authorizations,
         })
     })
     .await
@@ -600,6 +672,8 @@ struct Span {
 
 struct CarrierRow {
     id: String,
+    /// The authorization's page.
+    authorization: String,
     name: String,
     on: bool,
     doors: String,
@@ -636,10 +710,39 @@ struct PropertyPage {
     devices: Vec<DeviceRow>,
     requests: Vec<RequestRow>,
     carriers: Vec<CarrierRow>,
-    grid_width: u32,
-    grid_height: u32,
-    hour_marks: Vec<Mark>,
-    day_rows: Vec<DayRow>,
+    grid: WeekGrid,
+}
+
+/// The frame every weekly schedule is drawn in (`week.html`).
+struct WeekGrid {
+    width: u32,
+    height: u32,
+    hours: Vec<Mark>,
+    days: Vec<DayRow>,
+}
+
+impl WeekGrid {
+    fn new() -> WeekGrid {
+        WeekGrid {
+            width: LABEL + 24 * HOUR,
+            height: 7 * ROW + 12,
+            hours: (0..24u32)
+                .step_by(3)
+                .map(|h| Mark {
+                    x: LABEL + h * HOUR,
+                    label: format!("{h:02}"),
+                })
+                .collect(),
+            days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+                .into_iter()
+                .zip(0u32..)
+                .map(|(label, i)| DayRow {
+                    y: i * ROW + 2,
+                    label,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The week grid: a label column, then 24 hours of `HOUR` units; a row of `ROW` per day.
@@ -753,14 +856,10 @@ async fn property_page(
             .into_iter()
             .map(|a| CarrierRow {
                 id: a.carrier.to_string(),
+                authorization: a.id.clone(),
                 name: org_name(api, a.carrier.as_str()),
                 on: !service.switch.disabled_carriers.contains(&a.carrier),
-                doors: a
-                    .doors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                doors: door_list(&a.doors),
                 until: a.not_after.to_string(),
                 daily_cap: a.daily_cap,
                 spans: week_spans(&a.schedule),
@@ -784,23 +883,7 @@ async fn property_page(
             devices,
             requests,
             carriers,
-            grid_width: LABEL + 24 * HOUR,
-            grid_height: 7 * ROW + 12,
-            hour_marks: (0..24u32)
-                .step_by(3)
-                .map(|h| Mark {
-                    x: LABEL + h * HOUR,
-                    label: format!("{h:02}"),
-                })
-                .collect(),
-            day_rows: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-                .into_iter()
-                .zip(0u32..)
-                .map(|(label, i)| DayRow {
-                    y: i * ROW + 2,
-                    label,
-                })
-                .collect(),
+            grid: WeekGrid::new(),
         })
     })
     .await

@@ -353,6 +353,28 @@ pub(super) fn denials(counts: &[EventCount]) -> Chart {
     }
 }
 
+/// The reports' window on the building's calendar: its first day, and the instants the
+/// window starts and ends (midnight tomorrow, so today counts whole).
+pub(super) fn window(
+    tz: &TimeZone,
+    now: jiff::Timestamp,
+) -> Result<(Date, jiff::Timestamp, jiff::Timestamp), ApiError> {
+    let bad = |_| ApiError::new(Code::Internal, "the reports' dates");
+    let midnight = |d: Date| {
+        tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+            .map_err(bad)
+    };
+    let today = tz.to_datetime(now).date();
+    let first = today
+        .checked_sub(jiff::Span::new().days(DAYS - 1))
+        .map_err(bad)?;
+    Ok((
+        first,
+        midnight(first)?,
+        midnight(today.tomorrow().map_err(bad)?)?,
+    ))
+}
+
 #[derive(Template)]
 #[template(path = "reports.html")]
 struct Reports {
@@ -367,22 +389,8 @@ struct Reports {
 fn build(api: &Api, who: &crate::api::auth::Authed, param: &str) -> Result<Reports, ApiError> {
     let prop = property_for(api, who, param, Action::ReadAccessLog)?;
     let tz = TimeZone::get(&prop.time_zone).unwrap_or(TimeZone::UTC);
+    let (first, from, to) = window(&tz, api.now())?;
     let today = tz.to_datetime(api.now()).date();
-    let bad = |_| ApiError::new(Code::Internal, "the reports' dates");
-    let first = today
-        .checked_sub(jiff::Span::new().days(DAYS - 1))
-        .map_err(bad)?;
-    let from = tz
-        .to_timestamp(first.to_datetime(jiff::civil::Time::midnight()))
-        .map_err(bad)?;
-    let to = tz
-        .to_timestamp(
-            today
-                .tomorrow()
-                .map_err(bad)?
-                .to_datetime(jiff::civil::Time::midnight()),
-        )
-        .map_err(bad)?;
     let counts = api
         .devices
         .store
