@@ -750,7 +750,7 @@ fn the_switch_is_flipped_from_the_property_page_after_a_confirmation() {
     let (status, _, html) = http(&server, "GET", &confirm, &[("Cookie", session.clone())], "");
     assert_eq!(status, 200, "{html}");
     assert!(
-        html.contains("Switch delivery access at door garage off?"),
+        html.contains("Switch delivery access at the Garage door (garage) off?"),
         "{html}"
     );
     assert!(html.contains("service_disabled") && html.contains("24 hours"));

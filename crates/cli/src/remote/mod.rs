@@ -54,7 +54,8 @@ pub enum Command {
     /// Create a property, installer or carrier organisation and its first account (you
     /// become its owner or admin); signs you in.
     Signup(account::SignupArgs),
-    /// Sign in; the session is kept in the credentials file.
+    /// Sign in; the session is kept in the credentials file ($DOORMAN_CREDENTIALS, else
+    /// $XDG_CONFIG_HOME/doorman/credentials.json, else ~/.config/doorman/credentials.json).
     Login(account::LoginArgs),
     /// End the session and delete the credentials file.
     Logout(account::LogoutArgs),

@@ -14,7 +14,8 @@ use doorman_proto::ApproveRequest;
 use doorman_store::control::InstallationStatus;
 
 use super::{
-    checked_form, done_note, form_token, org_name, see_other, signed_in_form, signed_in_page,
+    checked_form, done_note, form_token, org_name, person_name, see_other, signed_in_form,
+    signed_in_page,
 };
 use crate::api::installations::{approve_as, reject_as};
 use crate::api::{Credentials, Params, Shared};
@@ -111,7 +112,7 @@ fn build(
             number: e.number,
             content_type: e.content_type,
             size: e.size,
-            by: e.uploaded_by,
+            by: person_name(api, &e.uploaded_by),
             at: e.created_at.to_string(),
         })
         .collect();
@@ -126,9 +127,14 @@ fn build(
             _ => "Approved",
         };
         if d.note.is_empty() {
-            format!("{what} by {} on {}", d.by, d.at)
+            format!("{what} by {} on {}", person_name(api, &d.by), d.at)
         } else {
-            format!("{what} by {} on {}: {}", d.by, d.at, d.note)
+            format!(
+                "{what} by {} on {}: {}",
+                person_name(api, &d.by),
+                d.at,
+                d.note
+            )
         }
     });
     Ok(InstallationPage {
@@ -141,7 +147,7 @@ fn build(
         device: i.device.to_string(),
         device_key: i.device_key.clone(),
         installer: org_name(api, i.installer_org.as_str()),
-        filed_by: i.filed_by.clone(),
+        filed_by: person_name(api, &i.filed_by),
         filed_at: i.created_at.to_string(),
         notes: i.notes.clone(),
         status: i.status.as_str(),

@@ -453,7 +453,9 @@ fn done_note(query: Option<&str>) -> Option<&'static str> {
             "Approved: the consent is signed and in the public log. The device activates when it next connects."
         }
         "rejected" => "Rejected: the device stays shut, and the installer sees your reason.",
-        "switched" => "Done: the switch is changed. Online devices hear of it at once.",
+        "switched" => {
+            "Done: the switch is changed. Online devices hear of it at once (within a second)."
+        }
         "filed" => {
             "Filed: the building's owner and managers see it now, and the request is in the public log."
         }
@@ -494,6 +496,15 @@ fn door_list(doors: &[doorman_core::DoorId]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A person's name, or their user id when they are gone.
+fn person_name(api: &super::Api, id: &str) -> String {
+    api.store
+        .user(id)
+        .ok()
+        .flatten()
+        .map_or_else(|| id.to_string(), |u| u.name)
 }
 
 /// An organisation's name, or its id when it has none on record.
@@ -706,6 +717,8 @@ struct PropertyPage {
     time_zone: String,
     custody: &'static str,
     property_off: bool,
+    /// Who last changed the switch, and when.
+    switch_changed: Option<String>,
     doors: Vec<DoorRow>,
     devices: Vec<DeviceRow>,
     requests: Vec<RequestRow>,
@@ -879,6 +892,10 @@ async fn property_page(
                 doorman_entries::Custody::SelfCustody => "key kept by the owner",
             },
             property_off: service.switch.property_disabled,
+            switch_changed: match (&service.changed_by, service.changed_at) {
+                (Some(by), Some(at)) => Some(format!("{} on {at}", person_name(api, by))),
+                _ => None,
+            },
             doors,
             devices,
             requests,

@@ -58,7 +58,16 @@ fn confirmation(
     let prop = property_for(api, who, param, Action::ManageService)?;
     let what = match scope {
         "property" => "delivery access for the whole building".to_string(),
-        "door" => format!("delivery access at door {target}"),
+        "door" => {
+            let name = api
+                .store
+                .doors(&prop.id)
+                .map_err(|e| ApiError::store(e, "doors", Code::Internal))?
+                .into_iter()
+                .find(|d| d.door.as_str() == target)
+                .map_or_else(|| target.to_string(), |d| d.name);
+            format!("delivery access at the {name} ({target})")
+        }
         "carrier" => format!("{} at this building", org_name(api, target)),
         _ => {
             return Err(ApiError::new(
