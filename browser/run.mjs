@@ -12,6 +12,8 @@
 //   DOORMAN_MANAGER_EMAIL      DOORMAN_MANAGER_PASSWORD   a building's manager
 //   DOORMAN_RESIDENT_EMAIL     DOORMAN_RESIDENT_PASSWORD  a resident of that building
 //   DOORMAN_CARRIER_EMAIL      DOORMAN_CARRIER_PASSWORD   a carrier's admin (Acme Parcel)
+//   DOORMAN_INSTALLER_EMAIL    DOORMAN_INSTALLER_PASSWORD an installer's admin
+//   DOORMAN_PHOTO              a PNG the installer uploads as evidence
 //   DOORMAN_INSTALLATION_URL   an installation request waiting for the manager's decision
 //   DOORMAN_ADDRESS            the building's address, as registered
 //   DOORMAN_CLI                the doorman binary (the carrier and its driver use it)
@@ -65,6 +67,8 @@ function makeContext(browser) {
     manager: { email: env('DOORMAN_MANAGER_EMAIL'), password: env('DOORMAN_MANAGER_PASSWORD') },
     resident: { email: env('DOORMAN_RESIDENT_EMAIL'), password: env('DOORMAN_RESIDENT_PASSWORD') },
     carrier: { email: env('DOORMAN_CARRIER_EMAIL'), password: env('DOORMAN_CARRIER_PASSWORD') },
+    installer: { email: env('DOORMAN_INSTALLER_EMAIL'), password: env('DOORMAN_INSTALLER_PASSWORD') },
+    photo: path.resolve(env('DOORMAN_PHOTO')),
     installationUrl: env('DOORMAN_INSTALLATION_URL'),
     address: env('DOORMAN_ADDRESS'),
     cli: makeCli(env('DOORMAN_CLI'), path.resolve(env('DOORMAN_CLI_DIR')), base),
@@ -927,6 +931,74 @@ const steps = [
     }
   }),
 
+  step('reports: the last 30 days as charts drawn on the server', async (ctx) => {
+    const propertyId = ctx.need('propertyId');
+    const { page } = await ctx.session('manager');
+    await ctx.visit(page, `/app/properties/${propertyId}`);
+    const [response] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }),
+      page.getByRole('link', { name: 'Reports', exact: true }).click(),
+    ]);
+    await ctx.checkLoaded(page, response);
+    const titles = await page.locator('figure.chart h2').allInnerTexts();
+    check(titles.length === 3, `the reports page has ${titles.length} charts: ${titles.join(', ')}`);
+    const bars = await page.locator('figure.chart svg[role=img] rect').count();
+    check(bars > 0, 'the charts draw no bar (the demo day had entries and denials)');
+    const denials = await page.locator('#denials-h').count();
+    check(denials === 1, 'no "Denials by reason" chart');
+    ctx.log(`charts: ${titles.join('; ')}; ${bars} bars`);
+    await ctx.shot(page, 'reports');
+  }),
+
+  step('carrier in the browser: its authorization, schedule, passes and what they met', async (ctx) => {
+    const { page } = await ctx.session('carrier-web');
+    await signIn(ctx, page, ctx.carrier);
+    const link = page.locator('main table a[href^="/app/authorizations/"]').first();
+    check((await link.count()) === 1, "the carrier's /app lists no authorization");
+    const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), link.click()]);
+    await ctx.checkLoaded(page, response);
+    check((await text(page, 'h1')).startsWith('Authorization at'), `the authorization page is titled "${await text(page, 'h1')}"`);
+    check((await page.locator('svg.week rect').count()) > 0, 'the authorization page draws no schedule');
+    const decisions = await rows(page, 'table[aria-labelledby=decisions-h]');
+    const passes = await rows(page, 'table[aria-labelledby=passes-h]');
+    check(decisions > 0 && passes > 0, `the authorization page lists ${decisions} decisions and ${passes} passes`);
+    ctx.log(`${decisions} decisions, ${passes} passes listed`);
+    await ctx.shot(page, 'authorization');
+  }),
+
+  step('installer files a request with a photo from the form', async (ctx) => {
+    const propertyId = ctx.need('propertyId');
+    const { page } = await ctx.session('installer');
+    await signIn(ctx, page, ctx.installer);
+    const [r1] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }),
+      page.getByRole('link', { name: 'File an installation request', exact: true }).click(),
+    ]);
+    await ctx.checkLoaded(page, r1);
+    const pub = (await ctx.cli.ok('carrier', ['key', 'generate', '--out', ctx.cli.file('browser-device.key')])).trim();
+    await page.getByLabel('Building').fill(propertyId);
+    await page.getByLabel('Door').fill('garage');
+    await page.getByLabel('Device id').fill('dev-browser');
+    await page.getByLabel('Device key').fill(pub);
+    // Markup in a text field must come back as text, never run.
+    await page.getByLabel('Wiring notes').fill('<img src=x onerror="document.title=1"> relay on the garage panel');
+    await page.setInputFiles('#photos', ctx.photo);
+    await ctx.shot(page, 'file-installation');
+    const [r2] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }),
+      page.getByRole('button', { name: 'File the request', exact: true }).click(),
+    ]);
+    await ctx.checkLoaded(page, r2);
+    check(/^\/app\/installations\/req_/.test(new URL(page.url()).pathname), `filing led to ${page.url()}`);
+    check((await text(page, '.done')).startsWith('Filed:'), 'the request page does not say it was filed');
+    check((await text(page, 'pre.notes')).startsWith('<img src=x'), 'the notes are not shown as typed');
+    const img = page.locator('ul.photos img').first();
+    await img.scrollIntoViewIfNeeded();
+    await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle(), { timeout: 10_000 });
+    check((await page.locator('form[action$="/approve"]').count()) === 0, 'the installer is offered the approve form');
+    ctx.log(`filed ${new URL(page.url()).pathname}`);
+  }),
+
   step('manager signs out with the button on /app', async (ctx) => {
     ctx.need('managerSignedIn');
     const { page } = await ctx.session('manager');
@@ -960,6 +1032,23 @@ const steps = [
     const body = await text(page, 'main');
     check(links.length > 0 || body.includes('You manage no building'), `the resident's /app shows neither their home nor "You manage no building" ("${body.slice(0, 200)}")`);
     ctx.log(links.length > 0 ? `the resident's home: ${links.join(', ')}` : '"You manage no building"');
+  }),
+
+  step("resident: the building's deliveries, drivers as pseudonyms", async (ctx) => {
+    const { page } = await ctx.session('resident');
+    await ctx.visit(page, '/app');
+    const home = page.locator('main a[href$="/deliveries"]').first();
+    check((await home.count()) === 1, "the resident's /app has no link to their home's deliveries");
+    const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), home.click()]);
+    await ctx.checkLoaded(page, response);
+    const entries = await rows(page, 'table[aria-labelledby=building-h]');
+    check(entries > 0, "the resident sees none of the building's delivery entries");
+    const drivers = await page.locator('table[aria-labelledby=building-h] tbody td:last-child').allInnerTexts();
+    check(drivers.every((d) => /^Driver [0-9A-F]{6}$/.test(d.trim())), `drivers are not pseudonyms: ${drivers.slice(0, 3).join(', ')}`);
+    const body = await text(page, 'main');
+    check(!body.includes('ed25519/'), "the resident's page shows a driver's key");
+    ctx.log(`${entries} building entries; drivers ${[...new Set(drivers)].join(', ')}`);
+    await ctx.shot(page, 'deliveries');
   }),
 
   step("resident gets 404 for the manager's property page", async (ctx) => {

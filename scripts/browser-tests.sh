@@ -129,10 +129,11 @@ password=$(sed -n '/^Sign in (/ { s/^.*, password "\(.*\)":$/\1/p; q }' "$log")
 manager=$(signin manager)
 resident=$(signin resident)
 carrier=$(signin carrier)
+installer=$(signin installer)
 installation=$(waiting_request)
 address=""
 [ -z "$lookup" ] || address=$(node -e 'console.log(new URL(process.argv[1]).searchParams.get("address") ?? "")' "$lookup")
-for v in url password manager resident carrier installation address; do
+for v in url password manager resident carrier installer installation address; do
   if [ -z "${!v}" ]; then
     show_log
     die "could not read the $v from doorman demo's output"
@@ -149,6 +150,8 @@ if DOORMAN_URL="$url" \
   DOORMAN_MANAGER_EMAIL="$manager" DOORMAN_MANAGER_PASSWORD="$password" \
   DOORMAN_RESIDENT_EMAIL="$resident" DOORMAN_RESIDENT_PASSWORD="$password" \
   DOORMAN_CARRIER_EMAIL="$carrier" DOORMAN_CARRIER_PASSWORD="$password" \
+  DOORMAN_INSTALLER_EMAIL="$installer" DOORMAN_INSTALLER_PASSWORD="$password" \
+  DOORMAN_PHOTO="$root/crates/cli/assets/panel.png" \
   DOORMAN_INSTALLATION_URL="$installation" \
   DOORMAN_CLI="$doorman" DOORMAN_CLI_DIR="$cli_dir" \
   DOORMAN_ADDRESS="$address" SCREENSHOT_DIR="$screenshots" \

@@ -13,7 +13,6 @@ use axum::response::Response;
 use doorman_core::Action;
 use doorman_proto::codes::Code;
 use doorman_store::EventFilter;
-use jiff::tz::TimeZone;
 
 use super::{Span, WeekGrid, signed_in_page, week_spans};
 use crate::api::authorizations::authorization_for;
@@ -70,8 +69,8 @@ fn build(
     param: &str,
 ) -> Result<AuthorizationPage, ApiError> {
     let (a, prop) = authorization_for(api, who, param, Action::ReadPasses)?;
-    let tz = TimeZone::get(&prop.time_zone).unwrap_or(TimeZone::UTC);
-    let local = |t: jiff::Timestamp| tz.to_datetime(t).strftime("%Y-%m-%d %H:%M").to_string();
+    let tz = super::zone(&prop);
+    let local = |t: jiff::Timestamp| super::local_time(&tz, t);
     let now = api.now();
     let passes = api
         .store

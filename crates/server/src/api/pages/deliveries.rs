@@ -85,7 +85,7 @@ fn entries(
                     .clone()
             });
             Entry {
-                time: tz.to_datetime(e.at).strftime("%Y-%m-%d %H:%M").to_string(),
+                time: super::local_time(tz, e.at),
                 door: e.door.clone(),
                 carrier,
                 driver,
@@ -101,7 +101,7 @@ fn entries(
 
 fn build(api: &Api, who: &crate::api::auth::Authed, param: &str) -> Result<Deliveries, ApiError> {
     let prop = property_for(api, who, param, Action::ReadDeliveries)?;
-    let tz = TimeZone::get(&prop.time_zone).unwrap_or(TimeZone::UTC);
+    let tz = super::zone(&prop);
     // The viewer's own unit, if they live here.
     let unit = api
         .store

@@ -14,8 +14,8 @@ use doorman_proto::ApproveRequest;
 use doorman_store::control::InstallationStatus;
 
 use super::{
-    checked_form, done_note, form_token, org_name, person_name, see_other, signed_in_form,
-    signed_in_page,
+    checked_form, done_note, form_token, local_time, org_name, person_name, see_other,
+    signed_in_form, signed_in_page, zone,
 };
 use crate::api::installations::{approve_as, reject_as};
 use crate::api::{Credentials, Params, Shared};
@@ -102,6 +102,7 @@ fn build(
     let (i, prop) =
         crate::api::installations::installation_for(api, who, param, Action::ReadInstallation)?;
     let store = |e| ApiError::store(e, "installation request", Code::Internal);
+    let tz = zone(&prop);
     let photos = api
         .store
         .evidence(&i.id)
@@ -113,7 +114,7 @@ fn build(
             content_type: e.content_type,
             size: e.size,
             by: person_name(api, &e.uploaded_by),
-            at: e.created_at.to_string(),
+            at: local_time(&tz, e.created_at),
         })
         .collect();
     let scope = crate::api::installations::scope(&i, &prop);
@@ -127,12 +128,16 @@ fn build(
             _ => "Approved",
         };
         if d.note.is_empty() {
-            format!("{what} by {} on {}", person_name(api, &d.by), d.at)
+            format!(
+                "{what} by {} on {}",
+                person_name(api, &d.by),
+                local_time(&tz, d.at)
+            )
         } else {
             format!(
                 "{what} by {} on {}: {}",
                 person_name(api, &d.by),
-                d.at,
+                local_time(&tz, d.at),
                 d.note
             )
         }
@@ -148,7 +153,7 @@ fn build(
         device_key: i.device_key.clone(),
         installer: org_name(api, i.installer_org.as_str()),
         filed_by: person_name(api, &i.filed_by),
-        filed_at: i.created_at.to_string(),
+        filed_at: local_time(&tz, i.created_at),
         notes: i.notes.clone(),
         status: i.status.as_str(),
         decision,

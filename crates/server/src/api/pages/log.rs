@@ -178,7 +178,7 @@ fn row(e: &DeviceEvent, tz: &TimeZone, names: &mut Names<'_>) -> Row {
 }
 
 fn time_zone(p: &Property) -> TimeZone {
-    TimeZone::get(&p.time_zone).unwrap_or(TimeZone::UTC)
+    super::zone(p)
 }
 
 struct Choice {

@@ -498,6 +498,16 @@ fn door_list(doors: &[doorman_core::DoorId]) -> String {
         .join(", ")
 }
 
+/// A time on a building's clock, to the minute, for people.
+fn local_time(tz: &jiff::tz::TimeZone, at: jiff::Timestamp) -> String {
+    tz.to_datetime(at).strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A building's time zone (UTC if its name is not known here).
+fn zone(p: &doorman_store::control::Property) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(&p.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
 /// A person's name, or their user id when they are gone.
 fn person_name(api: &super::Api, id: &str) -> String {
     api.store
@@ -791,6 +801,7 @@ async fn property_page(
         let prop = super::properties::property_for(api, who, &param, Action::DecideInstallation)?;
         let store = |e| ApiError::store(e, "property", Code::Internal);
         let service = api.store.service(&prop.id).map_err(store)?;
+        let tz = zone(&prop);
         let doors = api
             .store
             .doors(&prop.id)
@@ -832,7 +843,7 @@ async fn property_page(
                     online: d.online,
                     last_seen: d
                         .last_seen
-                        .map_or_else(|| "never".to_string(), |t| t.to_string()),
+                        .map_or_else(|| "never".to_string(), |t| local_time(&tz, t)),
                     version: d.version.unwrap_or_default(),
                     queue: d.queue.map(|q| q.to_string()).unwrap_or_default(),
                     clock: d
@@ -854,7 +865,7 @@ async fn property_page(
                 device: i.device.to_string(),
                 door: i.door.to_string(),
                 installer: org_name(api, i.installer_org.as_str()),
-                at: i.created_at.to_string(),
+                at: local_time(&tz, i.created_at),
                 notes: i.notes.clone(),
             })
             .collect();
@@ -873,7 +884,7 @@ async fn property_page(
                 name: org_name(api, a.carrier.as_str()),
                 on: !service.switch.disabled_carriers.contains(&a.carrier),
                 doors: door_list(&a.doors),
-                until: a.not_after.to_string(),
+                until: local_time(&tz, a.not_after),
                 daily_cap: a.daily_cap,
                 spans: week_spans(&a.schedule),
                 schedule: a.schedule,
@@ -893,7 +904,11 @@ async fn property_page(
             },
             property_off: service.switch.property_disabled,
             switch_changed: match (&service.changed_by, service.changed_at) {
-                (Some(by), Some(at)) => Some(format!("{} on {at}", person_name(api, by))),
+                (Some(by), Some(at)) => Some(format!(
+                    "{} on {}",
+                    person_name(api, by),
+                    local_time(&tz, at)
+                )),
                 _ => None,
             },
             doors,

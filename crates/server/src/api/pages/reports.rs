@@ -90,7 +90,8 @@ fn y_axis(top: u64, plot: u32, labels: &mut Vec<Label>, grid: &mut Vec<u32>) {
         grid.push(y);
         labels.push(Label {
             x: LEFT - 4,
-            y: y + 4,
+            // The top label sits below the drawing's edge, not across it.
+            y: (y + 4).max(10),
             text: value.to_string(),
             anchor: "end",
         });
@@ -388,7 +389,7 @@ struct Reports {
 
 fn build(api: &Api, who: &crate::api::auth::Authed, param: &str) -> Result<Reports, ApiError> {
     let prop = property_for(api, who, param, Action::ReadAccessLog)?;
-    let tz = TimeZone::get(&prop.time_zone).unwrap_or(TimeZone::UTC);
+    let tz = super::zone(&prop);
     let (first, from, to) = window(&tz, api.now())?;
     let today = tz.to_datetime(api.now()).date();
     let counts = api
