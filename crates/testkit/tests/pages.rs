@@ -1577,3 +1577,183 @@ fn a_carrier_sees_its_authorizations_passes_and_what_its_passes_met() {
         404
     );
 }
+
+#[test]
+fn a_manager_invites_and_removes_residents_and_the_invited_accept_on_a_page() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let session = sign_in_page(&server, "manager@coop.example");
+    let path = format!("/app/properties/{}/residents", b.property.id);
+    let (status, _, html) = http(&server, "GET", &path, &[("Cookie", session.clone())], "");
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("No resident yet") && html.contains("<option value=\"5A\""),
+        "{html}"
+    );
+    let csrf = hidden(&html, "csrf");
+
+    // Bad input: said, kept, nothing made.
+    let (status, _, html) = post_form(
+        &server,
+        &session,
+        &path,
+        &[("csrf", &csrf), ("email", "not an email"), ("unit", "4B")],
+    );
+    assert!((400..500).contains(&status), "{status}: {html}");
+    assert!(
+        html.contains("Not invited:") && html.contains("value=\"not an email\""),
+        "{html}"
+    );
+    let (status, _, html) = post_form(
+        &server,
+        &session,
+        &path,
+        &[
+            ("csrf", &csrf),
+            ("email", "r@coop.example"),
+            ("unit", "99Z"),
+        ],
+    );
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("not a unit of this property"));
+    assert_eq!(
+        post_form(
+            &server,
+            &session,
+            &path,
+            &[
+                ("csrf", "forged"),
+                ("email", "r@coop.example"),
+                ("unit", "4B")
+            ]
+        )
+        .0,
+        403
+    );
+
+    let (status, _, html) = post_form(
+        &server,
+        &session,
+        &path,
+        &[("csrf", &csrf), ("email", "r@coop.example"), ("unit", "4B")],
+    );
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Invited r@coop.example to unit 4B"), "{html}");
+    let code = html
+        .split("<code class=\"key\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_string();
+    assert!(code.starts_with("dmi_"), "{code}");
+
+    // The invited person accepts on the page (double-submit token, as sign-in).
+    let (status, hs, form) = http(&server, "GET", &format!("/invitation?code={code}"), &[], "");
+    assert_eq!(status, 200);
+    assert!(form.contains(&format!("value=\"{code}\"")), "prefilled");
+    let pair = set_cookie(&hs, "doorman_csrf")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = hidden(&form, "csrf");
+    let accept = |fields: &[(&str, &str)], cookie: &str| {
+        http(
+            &server,
+            "POST",
+            "/invitation",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded".into()),
+                ("Cookie", cookie.to_string()),
+            ],
+            &form_body(fields),
+        )
+    };
+    let (status, _, html) = accept(
+        &[
+            ("csrf", &token),
+            ("code", "dmi_wrong"),
+            ("name", "Rae"),
+            ("password", doorman_testkit::PASSWORD),
+        ],
+        &pair,
+    );
+    assert_eq!(status, 404, "{html}");
+    assert!(html.contains("no invitation has this code"), "{html}");
+    assert_eq!(
+        accept(
+            &[
+                ("csrf", "forged"),
+                ("code", &code),
+                ("name", "Rae"),
+                ("password", doorman_testkit::PASSWORD)
+            ],
+            &pair
+        )
+        .0,
+        403
+    );
+    let (status, hs, _) = accept(
+        &[
+            ("csrf", &token),
+            ("code", &code),
+            ("name", "Rae Resident"),
+            ("password", doorman_testkit::PASSWORD),
+        ],
+        &pair,
+    );
+    assert_eq!(status, 303);
+    assert_eq!(location(&hs), Some("/app"));
+    let resident = set_cookie(&hs, "doorman_session")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, _, home) = http(&server, "GET", "/app", &[("Cookie", resident.clone())], "");
+    assert!(
+        home.contains("Your home") && home.contains("/deliveries"),
+        "{home}"
+    );
+    // A code is used once.
+    let (status, _, _) = accept(
+        &[
+            ("csrf", &token),
+            ("code", &code),
+            ("name", "Rae"),
+            ("password", doorman_testkit::PASSWORD),
+        ],
+        &pair,
+    );
+    assert!((400..500).contains(&status));
+
+    // Listed, then removed: their home is gone.
+    let (_, _, html) = http(&server, "GET", &path, &[("Cookie", session.clone())], "");
+    assert!(
+        html.contains("<td>Rae Resident</td><td>r@coop.example</td><td>4B</td>"),
+        "{html}"
+    );
+    let remove = html
+        .split("action=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|a| a.ends_with("/remove"))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        post_form(&server, &session, &remove, &[("csrf", "forged")]).0,
+        403
+    );
+    let (status, hs, _) = post_form(&server, &session, &remove, &[("csrf", &csrf)]);
+    assert_eq!(status, 303);
+    assert!(location(&hs).unwrap().ends_with("?done=removed"));
+    let (_, _, home) = http(&server, "GET", "/app", &[("Cookie", resident.clone())], "");
+    assert!(!home.contains("/deliveries"), "{home}");
+    // Residents and other owners can't see the page.
+    let _other = server.sign_up("property", "Other Co", "o@other.example");
+    let theirs = sign_in_page(&server, "o@other.example");
+    assert_eq!(
+        http(&server, "GET", &path, &[("Cookie", theirs)], "").0,
+        404
+    );
+}

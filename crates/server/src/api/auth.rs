@@ -617,47 +617,53 @@ pub(crate) async fn accept_invitation(
     Body(req): Body<AcceptInvitationRequest>,
 ) -> Result<Response, ApiError> {
     let api2 = api.clone();
-    let session = run(api, move |api| {
-        let now = api.now();
-        let hash = secret_hash(req.code.trim());
-        // Find the invitation's email without using it up: the account check comes first.
-        let code_err = || ApiError::new(Code::NotFound, "no invitation has this code");
-        let invited = api
-            .store
-            .invitation_by_code(&hash)
-            .map_err(|e| ApiError::store(e, "invitation", Code::Internal))?
-            .ok_or_else(code_err)?;
-        let existing = api
-            .store
-            .user_by_email(&invited.email)
-            .map_err(|e| ApiError::store(e, "account", Code::Internal))?;
-        let user = match existing {
-            Some(u) => {
-                // The account's password, under the same throttle as sign-in.
-                api.check_password(&invited.email, Some(&u), &req.password)?;
-                api.store
-                    .accept_invitation(&hash, None, now)
-                    .map_err(|e| ApiError::store(e, "invitation", Code::InvitationClosed))?;
-                u
-            }
-            None => {
-                let name = req.name.as_deref().ok_or_else(|| {
-                    ApiError::new(
-                        Code::InvalidField,
-                        "name: give your name to create the account",
-                    )
-                })?;
-                let u = new_user(&invited.email, name, &req.password, now)?;
-                api.store
-                    .accept_invitation(&hash, Some(&u), now)
-                    .map_err(|e| ApiError::store(e, "invitation", Code::InvitationClosed))?;
-                u
-            }
-        };
-        api.open_session(&user)
-    })
-    .await?;
+    let session = run(api, move |api| accept_invitation_as(api, &req)).await?;
     Ok(api2.with_cookie(session))
+}
+
+/// Accepts an invitation (creating the account if the email has none, else checking its
+/// password) and opens a session: the API's `POST /invitations/accept` and the page's form.
+pub(crate) fn accept_invitation_as(
+    api: &Api,
+    req: &AcceptInvitationRequest,
+) -> Result<SessionResponse, ApiError> {
+    let now = api.now();
+    let hash = secret_hash(req.code.trim());
+    // Find the invitation's email without using it up: the account check comes first.
+    let code_err = || ApiError::new(Code::NotFound, "no invitation has this code");
+    let invited = api
+        .store
+        .invitation_by_code(&hash)
+        .map_err(|e| ApiError::store(e, "invitation", Code::Internal))?
+        .ok_or_else(code_err)?;
+    let existing = api
+        .store
+        .user_by_email(&invited.email)
+        .map_err(|e| ApiError::store(e, "account", Code::Internal))?;
+    let user = match existing {
+        Some(u) => {
+            // The account's password, under the same throttle as sign-in.
+            api.check_password(&invited.email, Some(&u), &req.password)?;
+            api.store
+                .accept_invitation(&hash, None, now)
+                .map_err(|e| ApiError::store(e, "invitation", Code::InvitationClosed))?;
+            u
+        }
+        None => {
+            let name = req.name.as_deref().ok_or_else(|| {
+                ApiError::new(
+                    Code::InvalidField,
+                    "name: give your name to create the account",
+                )
+            })?;
+            let u = new_user(&invited.email, name, &req.password, now)?;
+            api.store
+                .accept_invitation(&hash, Some(&u), now)
+                .map_err(|e| ApiError::store(e, "invitation", Code::InvitationClosed))?;
+            u
+        }
+    };
+    api.open_session(&user)
 }
 
 /// The role given must exist in the organisation's kind.

@@ -483,29 +483,40 @@ pub(crate) async fn invite_resident(
 ) -> Result<Created<InvitationView>, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let prop = property_for(api, &who, p.get(0), Action::Invite(Role::Resident))?;
-        let unit = id(&req.unit, "unit", UnitId::new)?;
-        let units = api
-            .store
-            .units(&prop.id)
-            .map_err(|e| ApiError::store(e, "units", Code::Internal))?;
-        if !units.iter().any(|u| u.unit == unit) {
-            return Err(ApiError::new(
-                Code::UnknownReference,
-                format!("unit: {unit} is not a unit of this property; add it first"),
-            ));
-        }
-        let mut invitation = new_invitation(
-            &prop.org,
-            Role::Resident,
-            check_email(&req.email)?,
-            api.now(),
-        );
-        invitation.property = Some(prop.id.clone());
-        invitation.unit = Some(unit);
-        create_invitation(api, &who, invitation).map(Created)
+        invite_resident_as(api, &who, p.get(0), &req).map(Created)
     })
     .await
+}
+
+/// Invites a resident of a unit as `who` (the API and the residents page); the view carries
+/// the invitation code, once.
+pub(crate) fn invite_resident_as(
+    api: &Api,
+    who: &Authed,
+    param: &str,
+    req: &InviteResidentRequest,
+) -> Result<InvitationView, ApiError> {
+    let prop = property_for(api, who, param, Action::Invite(Role::Resident))?;
+    let unit = id(&req.unit, "unit", UnitId::new)?;
+    let units = api
+        .store
+        .units(&prop.id)
+        .map_err(|e| ApiError::store(e, "units", Code::Internal))?;
+    if !units.iter().any(|u| u.unit == unit) {
+        return Err(ApiError::new(
+            Code::UnknownReference,
+            format!("unit: {unit} is not a unit of this property; add it first"),
+        ));
+    }
+    let mut invitation = new_invitation(
+        &prop.org,
+        Role::Resident,
+        check_email(&req.email)?,
+        api.now(),
+    );
+    invitation.property = Some(prop.id.clone());
+    invitation.unit = Some(unit);
+    create_invitation(api, who, invitation)
 }
 
 /// Remove a resident.
@@ -518,13 +529,23 @@ pub(crate) async fn remove_resident(
 ) -> Result<NoContent, ApiError> {
     run(api, move |api| {
         let who = api.authenticate(&creds)?;
-        let prop = property_for(api, &who, p.get(0), Action::Invite(Role::Resident))?;
-        api.store
-            .remove_resident(&prop.id, p.get(1))
-            .map_err(|e| ApiError::store(e, "resident", Code::Internal))?;
+        remove_resident_as(api, &who, p.get(0), p.get(1))?;
         Ok(NoContent)
     })
     .await
+}
+
+/// Removes a resident as `who` (the API and the residents page).
+pub(crate) fn remove_resident_as(
+    api: &Api,
+    who: &Authed,
+    param: &str,
+    user: &str,
+) -> Result<(), ApiError> {
+    let prop = property_for(api, who, param, Action::Invite(Role::Resident))?;
+    api.store
+        .remove_resident(&prop.id, user)
+        .map_err(|e| ApiError::store(e, "resident", Code::Internal))
 }
 
 fn service_view(api: &Api, prop: &Property) -> Result<ServiceView, ApiError> {

@@ -36,6 +36,7 @@ mod filing;
 mod installation;
 mod log;
 mod reports;
+mod residents;
 mod switch;
 
 /// The sign-in form's double-submit cookie.
@@ -53,6 +54,18 @@ pub(crate) fn pages_router(api: Shared) -> Router {
         .route("/app/properties/{property}/log/export", get(log::export))
         .route("/app/properties/{property}/feed", get(log::feed))
         .route("/app/properties/{property}/reports", get(reports::page))
+        .route(
+            "/app/properties/{property}/residents",
+            get(residents::page).post(residents::invite),
+        )
+        .route(
+            "/app/properties/{property}/residents/{user}/remove",
+            axum::routing::post(residents::remove),
+        )
+        .route(
+            "/invitation",
+            get(residents::invitation_form).post(residents::accept),
+        )
         .route(
             "/app/properties/{property}/deliveries",
             get(deliveries::page),
@@ -145,6 +158,28 @@ struct SignIn {
     expired: bool,
 }
 
+/// A form for someone without a session yet (sign-in, accepting an invitation), rendered by
+/// `draw` with a fresh double-submit token that is also set as a cookie scoped to `path`.
+fn no_session_form(api: &Shared, path: &str, draw: impl FnOnce(String) -> Response) -> Response {
+    let (csrf, _) = new_secret("dmc_");
+    let secure = if api.secure_cookies() { "; Secure" } else { "" };
+    let mut r = draw(csrf.clone());
+    if let Ok(c) = HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={csrf}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// Ends the double-submit cookie of [`no_session_form`] at `path` (the form did its work).
+fn end_form_cookie(path: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}=; Path={path}; HttpOnly; SameSite=Strict; Max-Age=0"
+    ))
+    .ok()
+}
+
 /// A sign-in form with a fresh double-submit token.
 fn signin_page(
     api: &Shared,
@@ -153,23 +188,17 @@ fn signin_page(
     problem: Option<String>,
     expired: bool,
 ) -> Response {
-    let (csrf, _) = new_secret("dmc_");
-    let secure = if api.secure_cookies() { "; Secure" } else { "" };
-    let mut r = render(
-        status,
-        &SignIn {
-            csrf: csrf.clone(),
-            email,
-            problem,
-            expired,
-        },
-    );
-    if let Ok(c) = HeaderValue::from_str(&format!(
-        "{CSRF_COOKIE}={csrf}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
-    )) {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    r
+    no_session_form(api, "/signin", |csrf| {
+        render(
+            status,
+            &SignIn {
+                csrf,
+                email,
+                problem,
+                expired,
+            },
+        )
+    })
 }
 
 async fn signin_form(State(api): State<Shared>, RawQuery(q): RawQuery) -> Response {
@@ -219,12 +248,7 @@ async fn signin(State(api): State<Shared>, headers: HeaderMap, body: Bytes) -> R
                 .session_set_cookie(Some(&session.token))
                 .into_iter()
                 .collect();
-            cookies.extend(
-                HeaderValue::from_str(&format!(
-                    "{CSRF_COOKIE}=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0"
-                ))
-                .ok(),
-            );
+            cookies.extend(end_form_cookie("/signin"));
             see_other("/app", &cookies)
         }
         Err(e) => {
@@ -460,6 +484,7 @@ fn done_note(query: Option<&str>) -> Option<&'static str> {
             "Filed: the building's owner and managers see it now, and the request is in the public log."
         }
         "photos" => "The photos are added.",
+        "removed" => "Removed: they no longer see the building's deliveries.",
         _ => return None,
     })
 }
