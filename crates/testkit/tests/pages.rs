@@ -1101,6 +1101,24 @@ fn the_access_log_page_filters_pages_exports_and_follows_the_live_feed() {
     assert_eq!(second.matches("<td>P-").count(), 10, "{second}");
     assert!(second.contains("<td>P-001</td>") && second.contains("← Newest"));
     assert!(!second.contains("before="), "no page after the last");
+    // The overview counts today's entries and denials (the building's day).
+    let (_, _, overview) = get_page("/app");
+    assert!(
+        overview.contains(">1 entries</a>") && overview.contains(">61 denied</a>"),
+        "{overview}"
+    );
+    // A revoked authorization is listed on the property page.
+    b.manager
+        .revoke_authorization(&auth.id, "contract_ended")
+        .unwrap();
+    let (_, _, property) = get_page(&format!("/app/properties/{}", b.property.id));
+    assert!(
+        property.contains(&format!(
+            "<td>authorization</td><td><code>{}</code></td><td><code>contract_ended</code></td>",
+            auth.id
+        )),
+        "{property}"
+    );
 
     // Not for another building's owner (page, export and feed alike).
     let _other = server.sign_up("property", "Other Co", "o@other.example");

@@ -331,6 +331,11 @@ struct PropertyRow {
     devices: usize,
     online: usize,
     waiting: usize,
+    /// Doors opened for deliveries today (the building's day), and refusals.
+    entries_today: u64,
+    denied_today: u64,
+    /// A device reports a fault.
+    faults: usize,
 }
 
 #[derive(Template)]
@@ -578,7 +583,31 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
                 })
                 .map_err(store)?
                 .len();
+            let (_, from, to) = reports::days_back(&zone(&p), api.now(), 1)?;
+            let today = api
+                .devices
+                .store
+                .event_counts(&p.id, from, to)
+                .map_err(|e| ApiError::log(e, "event counts"))?;
+            let count = |allowed: bool| {
+                today
+                    .iter()
+                    .filter(|c| c.allowed == allowed)
+                    .map(|c| c.count)
+                    .sum()
+            };
+            let faults = api
+                .devices
+                .store
+                .statuses(&p.id)
+                .map_err(|e| ApiError::log(e, "device status"))?
+                .iter()
+                .filter(|s| s.fault.is_some())
+                .count();
             properties.push(PropertyRow {
+                entries_today: count(true),
+                denied_today: count(false),
+                faults,
                 doors: api.store.doors(&p.id).map_err(store)?.len(),
                 online: devices
                     .iter()
@@ -679,6 +708,14 @@ async fn overview(State(api): State<Shared>, creds: Credentials) -> Response {
     .await
 }
 
+struct RevocationRow {
+    kind: &'static str,
+    reference: String,
+    reason: String,
+    by: String,
+    at: String,
+}
+
 struct DoorRow {
     id: String,
     name: String,
@@ -754,6 +791,8 @@ struct PropertyPage {
     property_off: bool,
     /// Who last changed the switch, and when.
     switch_changed: Option<String>,
+    /// Revoked consents, authorizations and passes, newest first (the latest 20).
+    revocations: Vec<RevocationRow>,
     doors: Vec<DoorRow>,
     devices: Vec<DeviceRow>,
     requests: Vec<RequestRow>,
@@ -928,6 +967,20 @@ async fn property_page(
                 doorman_entries::Custody::SelfCustody => "key kept by the owner",
             },
             property_off: service.switch.property_disabled,
+            revocations: {
+                let mut all = api.store.revocations(&prop.id, None).map_err(store)?;
+                all.sort_by(|a, b| b.revoked_at.cmp(&a.revoked_at));
+                all.into_iter()
+                    .take(20)
+                    .map(|r| RevocationRow {
+                        kind: r.kind.as_str(),
+                        reference: r.reference,
+                        reason: r.reason,
+                        by: person_name(api, &r.revoked_by),
+                        at: local_time(&tz, r.revoked_at),
+                    })
+                    .collect()
+            },
             switch_changed: match (&service.changed_by, service.changed_at) {
                 (Some(by), Some(at)) => Some(format!(
                     "{} on {}",

@@ -360,6 +360,16 @@ pub(super) fn window(
     tz: &TimeZone,
     now: jiff::Timestamp,
 ) -> Result<(Date, jiff::Timestamp, jiff::Timestamp), ApiError> {
+    days_back(tz, now, DAYS)
+}
+
+/// The last `days` days on the building's calendar, today included: the first day, and the
+/// instants from its midnight to tomorrow's.
+pub(super) fn days_back(
+    tz: &TimeZone,
+    now: jiff::Timestamp,
+    days: i32,
+) -> Result<(Date, jiff::Timestamp, jiff::Timestamp), ApiError> {
     let bad = |_| ApiError::new(Code::Internal, "the reports' dates");
     let midnight = |d: Date| {
         tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
@@ -367,7 +377,7 @@ pub(super) fn window(
     };
     let today = tz.to_datetime(now).date();
     let first = today
-        .checked_sub(jiff::Span::new().days(DAYS - 1))
+        .checked_sub(jiff::Span::new().days(days - 1))
         .map_err(bad)?;
     Ok((
         first,
