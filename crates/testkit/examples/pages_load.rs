@@ -537,9 +537,9 @@ impl<'a> Seeder<'a> {
     ) -> Result<Seeder<'a>> {
         let day = now.as_second().div_euclid(86_400) * 86_400;
         let origin_s = day - 365 * 86_400;
-        // Floors 1-20, flats A-E: a hundred more units.
+        // Floors 1-20, flats C-G: a hundred more units (4B and 5A are not among them).
         let units = (1..=20)
-            .flat_map(|f| ["A", "C", "D", "E", "F"].map(|l| format!("{f}{l}")))
+            .flat_map(|f| ["C", "D", "E", "F", "G"].map(|l| format!("{f}{l}")))
             .collect();
         if origin_s + 364 * 86_400 + OPENS_S + OPEN_S > now.as_second() {
             return Err("the opening hours of the last day are after the server's now".into());

@@ -969,7 +969,7 @@ async fn property_page(
             property_off: service.switch.property_disabled,
             revocations: {
                 let mut all = api.store.revocations(&prop.id, None).map_err(store)?;
-                all.sort_by(|a, b| b.revoked_at.cmp(&a.revoked_at));
+                all.sort_by_key(|r| std::cmp::Reverse(r.revoked_at));
                 all.into_iter()
                     .take(20)
                     .map(|r| RevocationRow {
