@@ -121,6 +121,15 @@ ALTER TABLE floors ADD COLUMN upto INTEGER;
 -- Under version 1, every salted unlogged event may have been appended since the floor.
 UPDATE floors SET upto = (SELECT MAX(id) FROM events
     WHERE events.property = floors.property AND log_index IS NULL AND salt IS NOT NULL);
+", "
+-- 3: the dashboard's queries on a busy building (docs/benchmarks.md, 1,000,000 events): the
+-- time-ordered index also holds what the charts count, so they read no table rows; a filter
+-- on a unit, carrier or door walks its own index in list order instead of every event.
+DROP INDEX events_by_property;
+CREATE INDEX events_by_property ON events (property, at_ms, device, seq, allowed, carrier, reason);
+CREATE INDEX events_by_unit ON events (property, unit, at_ms, device, seq);
+CREATE INDEX events_by_carrier ON events (property, carrier, at_ms, device, seq);
+CREATE INDEX events_by_door ON events (property, door, at_ms, device, seq);
 "];
 
 /// A verified access event, as stored.
