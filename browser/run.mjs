@@ -660,7 +660,7 @@ const steps = [
     check((await row.count()) === 1, `the overview has no row for "${ctx.address}"`);
     const cells = (await row.locator('td').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
     ctx.log(`overview row: ${cells.join(' | ')}`);
-    const link = row.locator('a[href^="/app/properties/"]');
+    const link = row.locator('td:first-child a[href^="/app/properties/"]');
     check((await link.count()) === 1, 'the building has no link to its page');
     ctx.propertyLink = await link.getAttribute('href');
     ctx.propertyName = (await link.innerText()).trim();
