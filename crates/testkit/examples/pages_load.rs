@@ -22,6 +22,9 @@
 //! 4. The query plans (`EXPLAIN QUERY PLAN`, on `devices.sqlite` opened read-only) of the SQL
 //!    `DeviceStore::events` and `DeviceStore::event_counts` run for these pages, and each
 //!    query's own time there.
+//!
+//! With `PAGES_LOAD_KEEP_DB=<file>`, a copy of the seeded `devices.sqlite` is left in `<file>`
+//! at the end (`VACUUM INTO`), to try other indexes on with `sqlite3`.
 
 #![allow(clippy::print_stdout)]
 
@@ -424,6 +427,16 @@ fn main() -> Result<()> {
     ];
     print_plan(&conn, "reports (30 days)", counts_sql, &counts_args)?;
     println!("load average at the end: {}", load_average());
+    // A copy of the seeded device store, to try other indexes on without seeding again.
+    if let Some(keep) = std::env::var_os("PAGES_LOAD_KEEP_DB") {
+        let t = timer();
+        conn.execute("VACUUM INTO ?1", [keep.to_string_lossy()])?;
+        println!(
+            "kept a copy of devices.sqlite in {} ({:.0} s)",
+            keep.to_string_lossy(),
+            t.elapsed().as_secs_f64()
+        );
+    }
     drop(conn);
     server.stop();
     Ok(())
