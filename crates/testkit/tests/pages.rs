@@ -1427,6 +1427,47 @@ fn an_installer_files_a_request_with_photos_and_bad_forms_store_nothing() {
         );
         assert_eq!(requests(), before, "nothing stored for: {says}");
     }
+    // More than the whole form may hold: refused once the limit is read, nothing stored.
+    {
+        use std::io::{Read as _, Write as _};
+        let (ct, _) = multipart(&[], &[]);
+        let boundary = ct.split("boundary=").nth(1).unwrap().to_string();
+        let mut head = Vec::new();
+        head.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+            )
+            .as_bytes(),
+        );
+        head.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"huge.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+        let total = 60 * 1024 * 1024;
+        let host = server.url.trim_start_matches("http://");
+        let mut sock = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            sock,
+            "POST /app/installations HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: {ct}\r\nCookie: {session}\r\nContent-Length: {total}\r\n\r\n"
+        )
+        .unwrap();
+        sock.write_all(&head).unwrap();
+        // The server may stop reading (and answer) before all of it is sent.
+        let chunk = vec![0u8; 1024 * 1024];
+        let mut sent = head.len();
+        while sent < total {
+            if sock.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+        let mut answer = String::new();
+        let _ = sock.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "{}",
+            answer.get(..300).unwrap_or(&answer)
+        );
+        assert!(answer.contains("the upload is too large"), "{answer}");
+        assert_eq!(requests(), before);
+    }
     let huge = vec![0xFFu8, 0xD8, 0xFF]
         .into_iter()
         .chain(std::iter::repeat_n(0u8, 10 * 1024 * 1024 + 1))
