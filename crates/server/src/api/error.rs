@@ -38,6 +38,16 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status its code answers with.
+    pub fn status(&self) -> StatusCode {
+        http_status(self.code)
+    }
+
+    /// Whether the caller can fix it (a 4xx): a form comes back with it to correct.
+    pub fn is_fixable(&self) -> bool {
+        self.status().is_client_error()
+    }
+
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(Code::NotFound, format!("{what} not found"))
     }
@@ -109,9 +119,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The HTTP status of a code.
+fn http_status(code: Code) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// The problem-details response for a code.
 pub(crate) fn problem_response(code: Code, detail: String, retry_after: Option<i64>) -> Response {
-    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = http_status(code);
     let body = Problem {
         kind: "about:blank".to_string(),
         title: status.canonical_reason().unwrap_or("Error").to_string(),

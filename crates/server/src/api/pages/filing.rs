@@ -247,9 +247,8 @@ pub(super) async fn file(
         // The fields first: a refused request stores nothing, photos included.
         let filed = match file_as(api, who, &req) {
             Ok(i) => i,
-            Err(e) if e.code.status() < 500 => {
-                let status =
-                    StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            Err(e) if e.is_fixable() => {
+                let status = e.status();
                 typed.problem = Some(e.detail);
                 return Ok(Err((status, typed)));
             }

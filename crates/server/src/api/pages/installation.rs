@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use doorman_core::{Action, authorize};
 use doorman_entries::Custody;
@@ -232,15 +232,14 @@ async fn decide(
         match result {
             Ok(_) => Ok(None),
             // The request's page again, with what to fix and what was typed.
-            Err(e) if e.code.status() < 500 && e.code.status() != 404 => {
+            Err(e) if e.is_fixable() && e.code != doorman_proto::codes::Code::NotFound => {
+                let status = e.status();
                 let typed = Typed {
                     problem: Some(e.detail),
                     note,
                     consent,
                     reason,
                 };
-                let status =
-                    StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
                 Ok(Some((status, build(api, who, &param, csrf, None, typed)?)))
             }
             Err(e) => Err(e),

@@ -399,8 +399,8 @@ async fn signed_in_as<T: Send + 'static>(
             "Not found",
             "There is no such page, or it is not one you may see.",
         )),
-        Err(e) if e.code.status() < 500 => Err(error_page(
-            StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        Err(e) if e.is_fixable() => Err(error_page(
+            e.status(),
             "This page can't be shown",
             &format!("{}.", e.detail),
         )),

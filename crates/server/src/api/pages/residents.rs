@@ -141,11 +141,12 @@ pub(super) async fn invite(
                 ));
                 StatusCode::OK
             }
-            Err(e) if e.code.status() < 500 => {
+            Err(e) if e.is_fixable() => {
+                let status = e.status();
                 page.problem = Some(e.detail);
                 page.email = email;
                 page.unit = unit;
-                StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST)
+                status
             }
             Err(e) => return Err(e),
         };
@@ -267,8 +268,8 @@ pub(super) async fn accept(State(api): State<Shared>, headers: HeaderMap, body: 
             cookies.extend(end_form_cookie("/invitation"));
             see_other("/app", &cookies)
         }
-        Err(e) if e.code.status() < 500 => {
-            let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Err(e) if e.is_fixable() => {
+            let status = e.status();
             invitation_page(&api, status, code, name, Some(format!("{}.", e.detail)))
         }
         Err(_) => invitation_page(

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use doorman_core::Action;
 use doorman_proto::ServiceChangeRequest;
@@ -167,9 +167,9 @@ pub(super) async fn change(
         };
         match change_service_as(api, who, &param, &req) {
             Ok(_) => Ok(None),
-            Err(e) if e.code.status() < 500 && e.code.status() != 404 => {
+            Err(e) if e.is_fixable() && e.code != Code::NotFound => {
                 let status =
-                    StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                    e.status();
                 let problem = if e.code == Code::StaleState {
                     "someone changed the switch meanwhile; here it is as it stands now: confirm again".to_string()
                 } else {
