@@ -233,6 +233,9 @@ pub struct DeviceStatus {
 #[derive(Debug)]
 pub struct DeviceStore {
     conn: Mutex<Connection>,
+    /// Read-only connections for the ingester's reads and the dashboard's queries, so they
+    /// neither wait for nor hold up the commits (and syncs) of uploads.
+    readers: crate::sqlite::Readers,
     group: Mutex<RecordGroup>,
     group_commits: std::sync::atomic::AtomicU64,
 }
@@ -265,10 +268,12 @@ fn property_id(s: String) -> Result<PropertyId, StoreError> {
 impl DeviceStore {
     /// Opens (creating if needed) `devices.sqlite` in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<DeviceStore, StoreError> {
-        let mut conn = crate::sqlite::connect(&data_dir.join(DEVICES_FILE))?;
+        let path = data_dir.join(DEVICES_FILE);
+        let mut conn = crate::sqlite::connect(&path)?;
         crate::sqlite::apply_migrations(&mut conn, MIGRATIONS)?;
         Ok(DeviceStore {
             conn: Mutex::new(conn),
+            readers: crate::sqlite::Readers::new(&path),
             group: Mutex::new(RecordGroup::default()),
             group_commits: std::sync::atomic::AtomicU64::new(0),
         })
@@ -332,38 +337,39 @@ impl DeviceStore {
 
     /// Up to `limit` events not yet in their access log, in the order they were stored.
     pub fn unlogged(&self, limit: usize) -> Result<Vec<Unlogged>, StoreError> {
-        let conn = lock(&self.conn);
-        let mut q = conn.prepare_cached(
-            "SELECT e.id, e.device, e.seq, e.property, d.signed, e.salt
+        self.readers.read(|conn| {
+            let mut q = conn.prepare_cached(
+                "SELECT e.id, e.device, e.seq, e.property, d.signed, e.salt
              FROM events e JOIN event_docs d ON d.id = e.id
              WHERE e.log_index IS NULL ORDER BY e.id LIMIT ?1",
-        )?;
-        let rows = q.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Vec<u8>>(4)?,
-                r.get::<_, Option<Vec<u8>>>(5)?,
-            ))
-        })?;
-        let mut out = Vec::with_capacity(limit.min(8192));
-        for row in rows {
-            let (id, device, seq, property, signed, salt) = row?;
-            out.push(Unlogged {
-                id: to_u64(id, "event id")?,
-                device: device_id(device)?,
-                seq: to_u64(seq, "seq")?,
-                property: property_id(property)?,
-                signed,
-                salt: salt
-                    .map(|s| Salt::from_slice(&s))
-                    .transpose()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            });
-        }
-        Ok(out)
+            )?;
+            let rows = q.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, Option<Vec<u8>>>(5)?,
+                ))
+            })?;
+            let mut out = Vec::with_capacity(limit.min(8192));
+            for row in rows {
+                let (id, device, seq, property, signed, salt) = row?;
+                out.push(Unlogged {
+                    id: to_u64(id, "event id")?,
+                    device: device_id(device)?,
+                    seq: to_u64(seq, "seq")?,
+                    property: property_id(property)?,
+                    signed,
+                    salt: salt
+                        .map(|s| Salt::from_slice(&s))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// The append of `property`'s events that [`DeviceStore::begin_append`] recorded and
@@ -485,37 +491,38 @@ impl DeviceStore {
         to: Timestamp,
     ) -> Result<Vec<EventCount>, StoreError> {
         const QUARTER_MS: i64 = 15 * 60 * 1000;
-        let conn = lock(&self.conn);
-        let mut q = conn.prepare_cached(
-            "SELECT at_ms / ?4, allowed, carrier, reason, COUNT(*) FROM events \
+        self.readers.read(|conn| {
+            let mut q = conn.prepare_cached(
+                "SELECT at_ms / ?4, allowed, carrier, reason, COUNT(*) FROM events \
              WHERE property = ?1 AND at_ms >= ?2 AND at_ms < ?3 \
              GROUP BY 1, 2, 3, 4",
-        )?;
-        let rows = q.query_map(
-            params![property.as_str(), ms(from), ms(to), QUARTER_MS],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, bool>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            },
-        )?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (q, allowed, carrier, reason, n) = row?;
-            out.push(EventCount {
-                quarter: Timestamp::from_millisecond(q.saturating_mul(QUARTER_MS))
-                    .map_err(|e| StoreError::Corrupt(format!("an event time: {e}")))?,
-                allowed,
-                carrier,
-                reason,
-                count: u64::try_from(n).unwrap_or(0),
-            });
-        }
-        Ok(out)
+            )?;
+            let rows = q.query_map(
+                params![property.as_str(), ms(from), ms(to), QUARTER_MS],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, bool>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                },
+            )?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (q, allowed, carrier, reason, n) = row?;
+                out.push(EventCount {
+                    quarter: Timestamp::from_millisecond(q.saturating_mul(QUARTER_MS))
+                        .map_err(|e| StoreError::Corrupt(format!("an event time: {e}")))?,
+                    allowed,
+                    carrier,
+                    reason,
+                    count: u64::try_from(n).unwrap_or(0),
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// Events matching `filter`, in (time, device, seq) order.
@@ -567,54 +574,55 @@ impl DeviceStore {
             order,
             Value::Integer(i64::try_from(filter.limit).unwrap_or(i64::MAX)),
         );
-        let conn = lock(&self.conn);
-        let mut q = conn.prepare(&sql)?;
-        let rows = q.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok((
-                (
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, bool>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                ),
-                (
-                    r.get::<_, Option<String>>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                    r.get::<_, Option<String>>(10)?,
-                    r.get::<_, i64>(11)?,
-                    r.get::<_, Vec<u8>>(12)?,
-                    r.get::<_, Option<i64>>(13)?,
-                ),
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (
-                (device, seq, property, door, at, allowed, reason),
-                (carrier, unit, delivery, pass, received, signed, log_index),
-            ) = row?;
-            out.push(DeviceEvent {
-                device: device_id(device)?,
-                seq: to_u64(seq, "seq")?,
-                property: property_id(property)?,
-                door,
-                at: from_ms(at)?,
-                allowed,
-                reason,
-                carrier,
-                unit,
-                delivery,
-                pass,
-                received_at: from_ms(received)?,
-                signed,
-                log_index: log_index.map(|i| to_u64(i, "log index")).transpose()?,
-            });
-        }
-        Ok(out)
+        self.readers.read(|conn| {
+            let mut q = conn.prepare(&sql)?;
+            let rows = q.query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((
+                    (
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, bool>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ),
+                    (
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, Option<String>>(9)?,
+                        r.get::<_, Option<String>>(10)?,
+                        r.get::<_, i64>(11)?,
+                        r.get::<_, Vec<u8>>(12)?,
+                        r.get::<_, Option<i64>>(13)?,
+                    ),
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (
+                    (device, seq, property, door, at, allowed, reason),
+                    (carrier, unit, delivery, pass, received, signed, log_index),
+                ) = row?;
+                out.push(DeviceEvent {
+                    device: device_id(device)?,
+                    seq: to_u64(seq, "seq")?,
+                    property: property_id(property)?,
+                    door,
+                    at: from_ms(at)?,
+                    allowed,
+                    reason,
+                    carrier,
+                    unit,
+                    delivery,
+                    pass,
+                    received_at: from_ms(received)?,
+                    signed,
+                    log_index: log_index.map(|i| to_u64(i, "log index")).transpose()?,
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// Keeps a device's latest report.
@@ -645,7 +653,7 @@ impl DeviceStore {
 
     /// The last reports of `property`'s devices, by device id.
     pub fn statuses(&self, property: &PropertyId) -> Result<Vec<DeviceStatus>, StoreError> {
-        let conn = lock(&self.conn);
+        self.readers.read(|conn| {
         let mut q = conn.prepare_cached(
             "SELECT device, property, door, version, active, pending, clock_offset_ms, last_seen_ms, revocations_issued_ms, fault
              FROM status WHERE property = ?1 ORDER BY device",
@@ -682,6 +690,7 @@ impl DeviceStore {
             });
         }
         Ok(out)
+        })
     }
 }
 

@@ -72,9 +72,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub struct SqliteLogStore {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<ReaderPool>,
-    /// Signalled when a read connection goes back to the pool.
-    reader_returned: Condvar,
+    readers: Readers,
     upper: RwLock<UpperHashes>,
     /// The largest checkpoint size seen committed (read or written here). Checkpoints only
     /// grow, so everything up to it stays covered; see [`LogStore::covered_size`].
@@ -362,8 +360,7 @@ impl SqliteLogStore {
         Ok(SqliteLogStore {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
-            readers: Mutex::new(ReaderPool::default()),
-            reader_returned: Condvar::new(),
+            readers: Readers::new(path),
             upper: RwLock::new(upper),
             known_size: AtomicU64::new(0),
         })
@@ -374,13 +371,42 @@ impl SqliteLogStore {
         &self.path
     }
 
-    /// Runs `f` on a pooled read connection (waiting for one if [`MAX_READERS`] are busy).
+    /// Runs `f` on a pooled read connection (see [`Readers::read`]).
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.readers.read(f)
+    }
+}
+
+/// Read-only connections to one SQLite file, opened as needed, at most [`MAX_READERS`]: in
+/// WAL mode they read the last commit while the one writer works, so a long read neither
+/// waits for nor holds up a commit (and its sync).
+#[derive(Debug)]
+pub(crate) struct Readers {
+    path: PathBuf,
+    pool: Mutex<ReaderPool>,
+    returned: Condvar,
+}
+
+impl Readers {
+    pub(crate) fn new(path: &Path) -> Readers {
+        Readers {
+            path: path.to_path_buf(),
+            pool: Mutex::new(ReaderPool::default()),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// Runs `f` on a pooled read connection (waiting for one if [`MAX_READERS`] are busy). It
+    /// sees every transaction committed before it starts.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = {
-            let mut pool = lock(&self.readers);
+            let mut pool = lock(&self.pool);
             loop {
                 if let Some(c) = pool.idle.pop() {
                     break Some(c);
@@ -390,7 +416,7 @@ impl SqliteLogStore {
                     break None;
                 }
                 pool = self
-                    .reader_returned
+                    .returned
                     .wait(pool)
                     .unwrap_or_else(PoisonError::into_inner);
             }
@@ -403,17 +429,17 @@ impl SqliteLogStore {
             }) {
                 Ok(c) => c,
                 Err(e) => {
-                    let mut pool = lock(&self.readers);
+                    let mut pool = lock(&self.pool);
                     pool.open = pool.open.saturating_sub(1);
                     drop(pool);
-                    self.reader_returned.notify_one();
+                    self.returned.notify_one();
                     return Err(e);
                 }
             },
         };
         let result = f(&conn);
-        lock(&self.readers).idle.push(conn);
-        self.reader_returned.notify_one();
+        lock(&self.pool).idle.push(conn);
+        self.returned.notify_one();
         result
     }
 }
