@@ -7,9 +7,10 @@
 //! `cargo run --release -p doorman-testkit --example ingest_throughput -- [EVENTS] [DEVICES]
 //! [THREADS] [mixed]` (default 200,000 events from 100 devices of one property, each upload
 //! message 100 consecutive events of one device, the devices taking turns; verified and stored
-//! by 8 threads: the server handles each upload message in its own task on tokio's blocking
-//! pool, so the messages of different devices arriving together are handled at once, and
-//! their commits are grouped by `DeviceStore::record`).
+//! by 32 threads: the server handles each upload message in its own task on tokio's blocking
+//! pool, so the messages of different devices arriving together are handled at once, each
+//! verification holding one of the per-core `CpuPermits` as there, and their commits are
+//! grouped by `DeviceStore::record`).
 
 #![allow(
     clippy::unwrap_used,
@@ -24,6 +25,7 @@ use std::time::{Instant, SystemTime};
 
 use doorman_core::{DenyReason, DeviceId, DoorId, PropertyId};
 use doorman_device::AccessEvent;
+use doorman_server::devices::CpuPermits;
 use doorman_store::{AccessKey, AccessLogs, DeviceEvent, DeviceStore};
 use doorman_trust::{Decision, Denial, PublicKey, SecretKey};
 use jiff::Timestamp;
@@ -32,7 +34,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let events: usize = args.next().map_or(200_000, |a| a.parse().unwrap());
     let devices: usize = args.next().map_or(100, |a| a.parse().unwrap());
-    let threads: usize = args.next().map_or(8, |a| a.parse().unwrap());
+    let threads: usize = args.next().map_or(32, |a| a.parse().unwrap());
     // `mixed`: the earlier composition, each message holding one event of each of 100 devices
     // (which the server would refuse: a message is one device's); by default each message is
     // 100 consecutive events of one device, as an agent uploads its journal.
@@ -94,13 +96,14 @@ fn main() {
     let cpu = cpu_seconds();
     let now = Timestamp::now();
     let messages: Vec<&[(usize, u64, Vec<u8>)]> = signed.chunks(100).collect();
+    let permits = CpuPermits::per_core();
     let per_thread = messages.len().div_ceil(threads);
     std::thread::scope(|scope| {
         for part in messages.chunks(per_thread) {
-            let (store, public, ids) = (&store, &public, &ids);
+            let (store, public, ids, permits) = (&store, &public, &ids, &permits);
             scope.spawn(move || {
                 for chunk in part {
-                    store_message(store, public, ids, chunk, now);
+                    store_message(store, public, ids, chunk, now, permits);
                 }
             });
         }
@@ -149,10 +152,10 @@ fn main() {
     let cpu = cpu_seconds();
     std::thread::scope(|scope| {
         for part in messages.chunks(per_thread) {
-            let (store, public, ids, kick) = (&store2, &public, &ids, &kick);
+            let (store, public, ids, kick, permits) = (&store2, &public, &ids, &kick, &permits);
             scope.spawn(move || {
                 for chunk in part {
-                    store_message(store, public, ids, chunk, now);
+                    store_message(store, public, ids, chunk, now, permits);
                     kick.kick();
                 }
             });
@@ -207,13 +210,17 @@ fn store_message(
     ids: &[DeviceId],
     chunk: &[(usize, u64, Vec<u8>)],
     now: Timestamp,
+    permits: &CpuPermits,
 ) {
-    let rows: Vec<DeviceEvent> = chunk
-        .iter()
-        .map(|(d, _, bytes)| {
-            let e = AccessEvent::verify(bytes, &public[*d]).unwrap();
-            doorman_server::devices::stored_event(&ids[*d], &e, bytes, now)
-        })
-        .collect();
+    // As the server: the verification holds one of the per-core permits, the commit none.
+    let rows: Vec<DeviceEvent> = permits.run(|| {
+        chunk
+            .iter()
+            .map(|(d, _, bytes)| {
+                let e = AccessEvent::verify(bytes, &public[*d]).unwrap();
+                doorman_server::devices::stored_event(&ids[*d], &e, bytes, now)
+            })
+            .collect()
+    });
     store.record(rows).unwrap();
 }

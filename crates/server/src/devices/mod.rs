@@ -24,8 +24,10 @@ mod broker;
 mod dynsec;
 pub mod ingest;
 mod keys;
+mod permits;
 
 use dynsec::{DYNSEC_RESPONSE, DYNSEC_SYNC, Dynsec};
+pub use permits::CpuPermits;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -274,6 +276,8 @@ pub struct Devices {
     seen: Mutex<HashMap<DeviceId, (Instant, PropertyId)>>,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     pub events_stored: AtomicU64,
+    /// Uploads verified at once: at most one per core (see `permits`).
+    verifying: CpuPermits,
     pub events_repeated: AtomicU64,
     ingest: ingest::Kick,
     /// The `host:port` devices are told (activation bundles).
@@ -328,6 +332,7 @@ impl Devices {
             seen: Mutex::new(HashMap::new()),
             rejections: Mutex::new(BTreeMap::new()),
             events_stored: AtomicU64::new(0),
+            verifying: CpuPermits::per_core(),
             events_repeated: AtomicU64::new(0),
             ingest,
             feed: tokio::sync::broadcast::channel(FEED_BACKLOG).0,
@@ -601,7 +606,7 @@ impl Devices {
                 let me = Arc::clone(&self);
                 let info2 = info.clone();
                 let stored = tokio::task::spawn_blocking(move || {
-                    let (rows, upto) = me.verify_events(&info2, &events, now);
+                    let (rows, upto) = me.verifying.run(|| me.verify_events(&info2, &events, now));
                     me.record(rows).map(|()| upto)
                 })
                 .await;
