@@ -212,13 +212,36 @@ pub fn decide(
     let mut pass: Option<VerifiedPass> = None;
     match decide_inner(device, state, presentation, now, &mut pass) {
         Ok(entry) => Decision::Allow(Box::new(entry)),
-        Err(d) => Decision::Deny(Denial {
-            reason: d.reason,
-            detail: d.detail,
-            pass_id: pass.as_ref().map(|p| p.pass_id().to_vec()),
-            carrier: pass.as_ref().map(|p| p.carrier().clone()),
-        }),
+        Err(d) => {
+            let pass = pass.or_else(|| attribute_early(d.reason, device, presentation));
+            Decision::Deny(Denial {
+                reason: d.reason,
+                detail: d.detail,
+                pass_id: pass.as_ref().map(|p| p.pass_id().to_vec()),
+                carrier: pass.as_ref().map(|p| p.carrier().clone()),
+            })
+        }
     }
+}
+
+/// A presentation refused before its pass was read (steps 1 and 2: the owner's switch is
+/// off, or the device holds no valid consent) still names its pass and carrier in the access
+/// event, so a manager sees who tried while the door was off. Read only from a pass whose
+/// signatures verify under the pinned property key, never from unverified text; otherwise
+/// nothing is attributed. This runs on those denials only and opens nothing.
+fn attribute_early(
+    reason: DenyReason,
+    device: &DoorDevice,
+    presentation: &Presentation<'_>,
+) -> Option<VerifiedPass> {
+    if !matches!(
+        reason,
+        DenyReason::ServiceDisabled | DenyReason::NotConsented
+    ) {
+        return None;
+    }
+    let bytes = token::decode(presentation.pass).ok()?;
+    crate::pass::verify_pass(&bytes, &device.property_key).ok()
 }
 
 fn decide_inner(

@@ -392,11 +392,27 @@ fn service_disabled_by_the_owners_switches() {
                 state.service.disabled_carriers.insert(carrier.clone());
             }
         }
-        assert_denied(
-            &f.present(&device, &mut state, &f.pass, f.now),
-            DenyReason::ServiceDisabled,
-        );
+        let d = f.present(&device, &mut state, &f.pass, f.now);
+        assert_denied(&d, DenyReason::ServiceDisabled);
+        // Whichever switch refused it, the access event says whose pass it was.
+        let Decision::Deny(denial) = d else {
+            unreachable!()
+        };
+        assert_eq!(denial.carrier.as_ref(), Some(&carrier), "switch {switch}");
+        assert!(denial.pass_id.is_some(), "switch {switch}");
     }
+    // A pass that does not verify is not attributed, even while the switch is off.
+    let mut state = f.state().unwrap();
+    state.service.property_disabled = true;
+    let mut forged = token::decode(&f.pass).unwrap();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let d = f.present(&device, &mut state, &token::encode(&forged), f.now);
+    assert_denied(&d, DenyReason::ServiceDisabled);
+    let Decision::Deny(denial) = d else {
+        unreachable!()
+    };
+    assert_eq!((denial.carrier, denial.pass_id), (None, None));
     // Switching another door off changes nothing here.
     let mut state = f.state().unwrap();
     state.service.disabled_doors.insert(f.other_door.clone());
