@@ -1479,3 +1479,26 @@ fn an_approved_device_activates_from_the_servers_bundle() {
         "consent_revoked"
     );
 }
+
+#[test]
+fn a_handset_key_names_one_driver_of_a_carrier() {
+    let server = TestServer::start();
+    let b = Building::new(&server);
+    let again = CreateDriverRequest {
+        name: "Sam's twin".to_string(),
+        public_key: b.driver_secret.public().to_string(),
+    };
+    let e = b.carrier.add_driver(&b.carrier_org, &again).unwrap_err();
+    assert_eq!(e.code(), Some("duplicate"), "{e}");
+    assert!(e.to_string().contains(&b.driver.id), "{e}");
+    let drivers = b.carrier.drivers(&b.carrier_org).unwrap();
+    assert_eq!(drivers.items.len(), 1, "nothing stored for the refused one");
+    // Once that driver is removed, the handset can be registered again.
+    b.carrier
+        .remove_driver(&b.carrier_org, &b.driver.id)
+        .unwrap();
+    b.carrier.add_driver(&b.carrier_org, &again).unwrap();
+    // Another carrier may register the same handset: a driver working for both.
+    let (other, other_org) = server.sign_up("carrier", "Other Parcel", "admin@other.example");
+    other.add_driver(&other_org, &again).unwrap();
+}

@@ -1859,6 +1859,19 @@ impl Store for SqliteStore {
 
     fn add_driver(&self, d: &Driver) -> Result<()> {
         self.write(|tx| {
+            // One handset key names one driver of a carrier: a second registration would make
+            // its passes and entries name two people. (The same key at another carrier is a
+            // driver working for both, and allowed.)
+            let taken: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM drivers WHERE org_id = ?1 AND public_key = ?2 AND removed_ms IS NULL",
+                    params![d.org.as_str(), d.public_key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if taken.is_some() {
+                return Err(ControlError::Duplicate("driver key"));
+            }
             tx.execute(
                 &format!("INSERT INTO drivers ({DRIVER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                 params![
