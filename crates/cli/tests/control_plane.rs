@@ -781,14 +781,32 @@ fn a_self_custody_owner_signs_the_device_state_and_pushes_it() {
         2,
         "is not the key of",
     );
-    let out = owner.run(&[
-        "installation",
-        "sign-config",
-        &req,
-        "--property-key",
-        key_file.to_str().unwrap(),
-    ]);
+    // The owner's own choices, checked before anything is signed or uploaded.
+    let sign_config = |extra: &[&str]| {
+        let mut args = vec![
+            "installation",
+            "sign-config",
+            &req,
+            "--property-key",
+            key_file.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        owner.run(&args)
+    };
+    failed(&sign_config(&["--pulse-ms", "0"]), 2, "pulse_ms is 0");
+    failed(
+        &sign_config(&["--offline-bound", "0s"]),
+        2,
+        "not a positive whole number of seconds",
+    );
+    failed(&fetch(&installer), 2, "installation sign-config");
+    let out = sign_config(&["--pulse-ms", "1500", "--offline-bound", "12h"]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("relay pulse 1500 ms, offline bound 43200 s"),
+        "{}",
+        text(&out)
+    );
     let out = owner.run(&[
         "state",
         "push",
@@ -811,6 +829,9 @@ fn a_self_custody_owner_signs_the_device_state_and_pushes_it() {
     )
     .unwrap();
     assert_eq!(activation.door.as_str(), "street");
+    // What the owner chose is what the device runs with.
+    assert_eq!(activation.config.pulse_ms, 1500);
+    assert_eq!(activation.config.revocation_max_age_s, 12 * 3600);
 }
 
 /// The body of a plain GET (the server's public, unauthenticated text endpoints).

@@ -98,6 +98,14 @@ pub enum InstallationCmd {
         /// The property's private key (PKCS#8 PEM).
         #[arg(long, value_name = "FILE")]
         property_key: PathBuf,
+        /// How long the door release is pulsed on an entry, in milliseconds (default: what
+        /// the server proposes, 3000).
+        #[arg(long, value_name = "MS")]
+        pulse_ms: Option<u32>,
+        /// The offline bound: the device refuses every pass once its revocation list is older
+        /// than this, e.g. 12h (default: what the server proposes, 24h; at most 30 days).
+        #[arg(long, value_name = "DURATION", value_parser = parse_bound)]
+        offline_bound: Option<jiff::SignedDuration>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -370,6 +378,8 @@ pub fn run(cmd: InstallationCmd) -> Result<()> {
         InstallationCmd::SignConfig {
             id,
             property_key,
+            pulse_ms,
+            offline_bound,
             conn,
         } => {
             let key = crate::files::read_secret_key(&property_key)?;
@@ -391,7 +401,7 @@ pub fn run(cmd: InstallationCmd) -> Result<()> {
                     i.property
                 );
             };
-            let (_, seq, doc) = super::state::sign_expecting(&key, &payload, |config| {
+            let (seq, doc) = super::state::sign_config(&key, &payload, |config| {
                 if config.property.as_str() != i.property
                     || config.door.as_str() != i.door
                     || config.device_key.to_string() != i.device_key
@@ -399,6 +409,13 @@ pub fn run(cmd: InstallationCmd) -> Result<()> {
                     bail!(
                         "the server's configuration is not for this request's property, door and device; not signed"
                     );
+                }
+                if let Some(ms) = pulse_ms {
+                    config.pulse_ms = ms;
+                }
+                if let Some(bound) = offline_bound {
+                    config.revocation_max_age_s =
+                        u32::try_from(bound.as_secs()).unwrap_or(u32::MAX);
                 }
                 // What the owner delegates by signing: this server may send the device its
                 // messages (never open a door: passes still need the owner's key).
@@ -553,6 +570,19 @@ impl Row for EvidenceView {
             time(&self.created_at),
         ]
     }
+}
+
+/// An offline bound: a positive whole number of seconds (the device configuration's unit).
+fn parse_bound(s: &str) -> Result<jiff::SignedDuration, String> {
+    let d = s
+        .parse::<jiff::SignedDuration>()
+        .map_err(|e| format!("{e}; write durations like 24h, 12h or 90m"))?;
+    if d.is_negative() || d.is_zero() || d.subsec_nanos() != 0 {
+        return Err(format!(
+            "{s} is not a positive whole number of seconds; write durations like 24h, 12h or 90m"
+        ));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

@@ -81,19 +81,26 @@ fn sign(key: &SecretKey, payload_b64: &str) -> Result<(&'static str, u64, String
     ))
 }
 
-/// Signs a device configuration payload after `check` accepted what it says.
-pub fn sign_expecting(
+/// Signs a device configuration payload after `check` accepted what it says and set what the
+/// owner chose (the relay pulse, the offline bound); returns its seq and the document.
+pub fn sign_config(
     key: &SecretKey,
     payload_b64: &str,
-    check: impl FnOnce(&DeviceConfig) -> Result<()>,
-) -> Result<(&'static str, u64, String)> {
+    check: impl FnOnce(&mut DeviceConfig) -> Result<()>,
+) -> Result<(u64, String)> {
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64.trim())
         .context("the server's payload is not base64url")?;
-    let config =
+    let mut config =
         DeviceConfig::from_payload(&payload).context("reading the device configuration")?;
-    check(&config)?;
-    sign(key, payload_b64)
+    check(&mut config)?;
+    let doc = config
+        .sign(key)
+        .context("signing the device configuration")?;
+    Ok((
+        config.seq,
+        String::from_utf8(doc).context("a signed document is UTF-8")?,
+    ))
 }
 
 #[allow(clippy::print_stdout)]
