@@ -8,7 +8,7 @@ use doorman_proto::{
     CarrierKeyRequest, CarrierView, CreateDriverRequest, CreateOrgRequest, CreateTokenRequest,
     DriverView, InvitationView, InviteRequest, List, MemberView, OrgView, TokenView,
 };
-use doorman_store::control::{ApiToken, CarrierKey, ControlError, Driver, Invitation, Org};
+use doorman_store::control::{ApiToken, CarrierKey, Driver, Invitation, Org};
 use doorman_trust::SecretKey;
 use jiff::{SignedDuration, Timestamp};
 
@@ -496,25 +496,11 @@ pub(crate) async fn add_driver(
             created_at: api.now(),
             removed_at: None,
         };
-        api.store.add_driver(&driver).map_err(|e| match e {
-            ControlError::Duplicate("driver key") => {
-                let holder = api.store.drivers(&org.id).ok().and_then(|list| {
-                    list.into_iter()
-                        .find(|d| d.public_key == driver.public_key && d.removed_at.is_none())
-                });
-                ApiError::new(
-                    Code::Duplicate,
-                    match holder {
-                        Some(d) => format!(
-                            "this handset key is already registered for driver {} ({}); remove that driver first to register the handset under another name",
-                            d.id, d.name
-                        ),
-                        None => "this handset key is already registered for a driver of this carrier".to_string(),
-                    },
-                )
-            }
-            e => ApiError::store(e, "driver", Code::Duplicate),
-        })?;
+        // A key another driver of this carrier holds is a conflict naming that driver,
+        // answered as `duplicate`.
+        api.store
+            .add_driver(&driver)
+            .map_err(|e| ApiError::store(e, "driver", Code::Duplicate))?;
         Ok(Created(driver_view(&driver)))
     })
     .await

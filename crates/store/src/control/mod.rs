@@ -705,7 +705,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         entry: &OutboxEntry,
     ) -> Result<Authorization>;
 
-    /// `Duplicate("driver key")` if a driver of the same carrier (not removed) has that key.
+    /// `Conflict` (naming that driver) if a driver of the same carrier, not removed, has the key.
     fn add_driver(&self, driver: &Driver) -> Result<()>;
     fn drivers(&self, org: &OrgId) -> Result<Vec<Driver>>;
     fn driver(&self, org: &OrgId, id: &str) -> Result<Option<Driver>>;

@@ -1862,15 +1862,17 @@ impl Store for SqliteStore {
             // One handset key names one driver of a carrier: a second registration would make
             // its passes and entries name two people. (The same key at another carrier is a
             // driver working for both, and allowed.)
-            let taken: Option<i64> = tx
+            let holder: Option<(String, String)> = tx
                 .query_row(
-                    "SELECT 1 FROM drivers WHERE org_id = ?1 AND public_key = ?2 AND removed_ms IS NULL",
+                    "SELECT id, name FROM drivers WHERE org_id = ?1 AND public_key = ?2 AND removed_ms IS NULL",
                     params![d.org.as_str(), d.public_key],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            if taken.is_some() {
-                return Err(ControlError::Duplicate("driver key"));
+            if let Some((id, name)) = holder {
+                return Err(ControlError::Conflict(format!(
+                    "this handset key is already registered for driver {id} ({name}); remove that driver first to register the handset under another name"
+                )));
             }
             tx.execute(
                 &format!("INSERT INTO drivers ({DRIVER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
