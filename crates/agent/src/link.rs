@@ -186,6 +186,30 @@ pub enum LinkEnd {
     Retired(String),
 }
 
+/// The MQTT session's options for `config`: the broker's address, the device's account, and
+/// for `mqtts://` the TLS set-up (the broker's CA: `--broker-ca`, else the one the activation
+/// names, else the system's roots; the device's client certificate if the activation has one).
+pub fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, crate::tls::TlsSetupError> {
+    let addr = crate::tls::BrokerAddr::parse(&config.link.broker)?;
+    let mut options = MqttOptions::new(config.device.as_str(), addr.host, addr.port);
+    if addr.tls {
+        let ca = config
+            .broker_ca
+            .as_deref()
+            .or(config.link.ca.as_deref().map(str::as_bytes));
+        let identity = config.link.certificate.as_deref().map(|c| (c, &config.key));
+        let tls = crate::tls::client_config(ca, identity)?;
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls),
+        ));
+    }
+    options.set_credentials(config.link.username.clone(), config.link.password.clone());
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_clean_session(true);
+    options.set_max_packet_size(MAX_MESSAGE_BYTES + 1024, MAX_MESSAGE_BYTES + 1024);
+    Ok(options)
+}
+
 /// Runs the MQTT session until `stop` is set or the device is retired. `now` is the clock,
 /// `report` gets one line per notable event.
 pub fn run_link(
@@ -206,32 +230,14 @@ pub fn run_link(
         }
         LinkEnd::Stopped
     };
-    let addr = match crate::tls::BrokerAddr::parse(&config.link.broker) {
-        Ok(a) => a,
-        Err(e) => return offline(e.to_string()),
-    };
-    let transport = if addr.tls {
-        match crate::tls::client_config(config.broker_ca.as_deref()) {
-            Ok(c) => Some(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(c),
-            )),
-            Err(e) => return offline(e.to_string()),
-        }
-    } else {
-        None
-    };
     let Ok(down) = down_topic(&config.device) else {
         report("this device id cannot name MQTT topics; working offline");
         return LinkEnd::Stopped;
     };
-    let mut options = MqttOptions::new(config.device.as_str(), addr.host, addr.port);
-    if let Some(t) = transport {
-        options.set_transport(t);
-    }
-    options.set_credentials(config.link.username.clone(), config.link.password.clone());
-    options.set_keep_alive(Duration::from_secs(30));
-    options.set_clean_session(true);
-    options.set_max_packet_size(MAX_MESSAGE_BYTES + 1024, MAX_MESSAGE_BYTES + 1024);
+    let options = match mqtt_options(config) {
+        Ok(o) => o,
+        Err(e) => return offline(e.to_string()),
+    };
     let (client, mut connection) = Client::new(options, 64);
     // Small request/answer messages: no Nagle delay on the device's answers.
     let mut net = rumqttc::NetworkOptions::new();

@@ -84,7 +84,8 @@ pub struct ServeArgs {
     /// `host:port` of an external broker (Mosquitto with deploy/mosquitto/doorman.conf).
     #[arg(long, value_name = "BROKER", env = "DOORMAN_DEVICE_BROKER")]
     device_broker: Option<String>,
-    /// Where the embedded broker listens (loopback only: plain MQTT). Default 127.0.0.1:18830.
+    /// Where the embedded broker listens for devices (TLS with their client certificates).
+    /// Default 127.0.0.1:18830.
     #[arg(long, value_name = "ADDR", env = "DOORMAN_EMBEDDED_BROKER")]
     embedded_broker: Option<String>,
     /// The server's account on an external broker. Default doorman-server.
@@ -102,8 +103,8 @@ pub struct ServeArgs {
     /// server's account is: the server keeps one account per approved device there.
     #[arg(long, value_name = "BOOL", env = "DOORMAN_BROKER_DYNSEC")]
     broker_dynsec: Option<bool>,
-    /// The `host:port` devices are told to connect to (activation bundles), when it is not
-    /// the broker's own address (a TLS terminator, a NAT).
+    /// The address devices are told to connect to (activation bundles), when it is not the
+    /// broker's own (a NAT, a proxy): `mqtts://host:port` for the embedded broker.
     #[arg(long, value_name = "HOST:PORT", env = "DOORMAN_PUBLIC_BROKER")]
     public_broker: Option<String>,
 }

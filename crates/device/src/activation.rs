@@ -97,6 +97,13 @@ pub struct BrokerLink {
     pub username: String,
     /// The device's broker password (per device; see docs/mqtt.md).
     pub password: String,
+    /// The device's TLS client certificate (PEM), issued for the device's own key by the
+    /// embedded broker's CA; it names the device's tenant (docs/mqtt.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// The CA certificate (PEM) the embedded broker's own certificate chains to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
 }
 
 impl ActivationBundle {

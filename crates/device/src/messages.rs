@@ -2,16 +2,18 @@
 //!
 //! # Topics
 //!
-//! Each device has two topics, named by its device id:
+//! Each device has two topics, named by its device id and its tenant (the device id in hex):
 //!
 //! ```text
-//! doorman/v1/devices/<device>/up     device → server (events, status, replies)
-//! doorman/v1/devices/<device>/down   server → device (acknowledgements, requests, state)
+//! /tenants/<tenant>/doorman/v1/devices/<device>/up     device → server (events, status, replies)
+//! /tenants/<tenant>/doorman/v1/devices/<device>/down   server → device (acknowledgements, requests, state)
 //! ```
 //!
-//! A device may publish only to its `up` topic and subscribe only to its `down` topic; the
-//! broker enforces it where it can (the shipped Mosquitto ACLs), and the server checks it
-//! again: every `up` message is signed by the device key of the device its topic names.
+//! A device may publish only to its `up` topic and subscribe only to its `down` topic. Both
+//! brokers enforce it: the embedded one (rumqttd) keeps a client to the `/tenants/<tenant>/`
+//! of its TLS client certificate, which names that device's tenant only; Mosquitto by the
+//! ACLs the server keeps. And the server checks it again: every `up` message is signed by the
+//! device key of the device its topic names.
 //!
 //! # Signed, end to end
 //!
@@ -50,8 +52,12 @@ use doorman_trust::{Challenge, PossessionProof, PublicKey, SecretKey, StateError
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// The topic prefix, with the protocol version.
+/// The topic prefix, with the protocol version (after the tenant's `/tenants/<tenant>/`).
 pub const TOPIC_PREFIX: &str = "doorman/v1/devices";
+
+/// Where every tenant's topics begin: rumqttd's `validate-tenant-prefix` keeps a client whose
+/// certificate names tenant `t` to topics beginning with `/tenants/t/`.
+pub const TENANTS: &str = "/tenants/";
 
 /// The largest message either side sends or accepts (a batch of events is the largest).
 pub const MAX_MESSAGE_BYTES: usize = 512 * 1024;
@@ -96,11 +102,19 @@ pub fn topic_safe(device: &DeviceId) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
 }
 
-fn topic(device: &DeviceId, leg: &str) -> Result<String, MessageError> {
+/// A device's tenant: its id in lowercase hex. The embedded broker takes a tenant from the
+/// Organization of the client's certificate and allows only ASCII letters and digits there, so
+/// the id is encoded; hex keeps one tenant per device id (no two ids share one) and reads back.
+pub fn tenant(device: &DeviceId) -> Result<String, MessageError> {
     if !topic_safe(device) {
         return Err(MessageError::BadDeviceId(device.to_string()));
     }
-    Ok(format!("{TOPIC_PREFIX}/{device}/{leg}"))
+    Ok(hex::encode(device.as_str()))
+}
+
+fn topic(device: &DeviceId, leg: &str) -> Result<String, MessageError> {
+    let tenant = tenant(device)?;
+    Ok(format!("{TENANTS}{tenant}/{TOPIC_PREFIX}/{device}/{leg}"))
 }
 
 /// A device's `up` topic.
@@ -115,16 +129,23 @@ pub fn down_topic(device: &DeviceId) -> Result<String, MessageError> {
 
 /// The filter the server subscribes to: every device's `up` topic.
 pub fn all_up_topics() -> String {
-    format!("{TOPIC_PREFIX}/+/up")
+    format!("{TENANTS}+/{TOPIC_PREFIX}/+/up")
 }
 
-/// The device an `up` topic names, if it is one.
+/// A filter matching `leg` (`up` or `down`) of every device, for broker ACLs.
+pub fn every_device(leg: &str) -> String {
+    format!("{TENANTS}+/{TOPIC_PREFIX}/+/{leg}")
+}
+
+/// The device an `up` topic names, if it is one: the tenant must be that device's.
 pub fn device_of_up_topic(topic: &str) -> Option<DeviceId> {
-    let rest = topic.strip_prefix(TOPIC_PREFIX)?.strip_prefix('/')?;
+    let rest = topic.strip_prefix(TENANTS)?;
+    let (tenant_hex, rest) = rest.split_once('/')?;
+    let rest = rest.strip_prefix(TOPIC_PREFIX)?.strip_prefix('/')?;
     let id = rest.strip_suffix("/up")?;
     DeviceId::new(id)
         .ok()
-        .filter(|d| d.as_str() == id && topic_safe(d))
+        .filter(|d| d.as_str() == id && tenant(d).is_ok_and(|t| t == tenant_hex))
 }
 
 /// Why a message was refused. The `code()` is stable (logs and metrics count by it).

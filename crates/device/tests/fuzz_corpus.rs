@@ -167,7 +167,10 @@ fn write_message_seed_corpus() {
             "decommissioned",
             format!(r#"{},"reason":"moved"}}"#, head("decommissioned")),
         ),
-        ("topic", "doorman/v1/devices/dev_1/up".to_string()),
+        (
+            "topic",
+            "/tenants/6465765f31/doorman/v1/devices/dev_1/up".to_string(),
+        ),
     ];
     for (name, text) in seeds {
         std::fs::write(dir.join(format!("seed-{name}")), text).unwrap();

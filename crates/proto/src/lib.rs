@@ -562,6 +562,13 @@ pub struct BrokerLinkView {
     pub username: String,
     /// The device's broker password.
     pub password: String,
+    /// The device's TLS client certificate (PEM) for the embedded broker, issued for the
+    /// device's own key; it names the device's tenant, the only topics the broker lets it use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// The CA certificate (PEM) the embedded broker's certificate chains to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
 }
 
 /// A signed device-state document as served to devices.

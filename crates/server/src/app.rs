@@ -359,7 +359,8 @@ pub fn start(
         timer,
     ));
     let (link_stop, link_stopped) = tokio::sync::watch::channel(false);
-    let (broker, link) = start_device_link(&devices, &config.devices.broker, link_stopped)?;
+    let (broker, link) =
+        start_device_link(&devices, &config.devices.broker, data_dir, link_stopped)?;
     let api = Arc::new(Api {
         devices,
         store: control,
@@ -433,6 +434,7 @@ pub fn start(
 fn start_device_link(
     devices: &Arc<crate::devices::Devices>,
     broker: &crate::devices::BrokerConfig,
+    data_dir: &Path,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(Option<String>, Option<JoinHandle<()>>), StartError> {
     use crate::devices::{BrokerConfig, SERVER_USER};
@@ -449,13 +451,16 @@ fn start_device_link(
     let (connect, user, password, public) = match broker {
         BrokerConfig::Off => return Ok((None, None)),
         BrokerConfig::Embedded { listen } => {
-            let addr = crate::devices::start_embedded(devices, listen)?;
-            eprintln!("doorman serve: embedded MQTT broker for devices on {addr}");
+            let addrs = start_embedded_broker(devices, listen, data_dir)?;
+            eprintln!(
+                "doorman serve: embedded MQTT broker for devices on {} (TLS, client certificates); the server's own listener on {}",
+                addrs.devices, addrs.server
+            );
             (
-                (addr.ip().to_string(), addr.port()),
+                (addrs.server.ip().to_string(), addrs.server.port()),
                 SERVER_USER.to_string(),
                 devices.keys.password(SERVER_USER),
-                addr.to_string(),
+                format!("{}{}", crate::devices::TLS_SCHEME, addrs.devices),
             )
         }
         BrokerConfig::External {
@@ -476,6 +481,43 @@ fn start_device_link(
         crate::devices::spawn_link(Arc::clone(devices), connect, user, password, dynsec, stop)
             .map_err(|e| StartError(format!("starting the device link: {e}")))?;
     Ok((Some(public), Some(thread)))
+}
+
+/// The embedded broker with its certificates: the devices' CA and the broker's certificate
+/// for the names devices reach it by (the public broker address's host, the listen address).
+fn start_embedded_broker(
+    devices: &Arc<crate::devices::Devices>,
+    listen: &str,
+    data_dir: &Path,
+) -> Result<crate::devices::EmbeddedAddrs, StartError> {
+    use crate::devices::{DevicesCa, TLS_SCHEME, host_of};
+    let public = devices.public_broker();
+    if let Some(p) = &public
+        && !p.starts_with(TLS_SCHEME)
+    {
+        return Err(StartError(format!(
+            "the embedded broker speaks TLS to devices: the public broker address must be {TLS_SCHEME}host:port, not {p:?}"
+        )));
+    }
+    let wanted: std::net::SocketAddr = listen
+        .parse()
+        .map_err(|e| StartError(format!("the embedded broker's address {listen:?}: {e}")))?;
+    if public.is_none() && wanted.ip().is_unspecified() {
+        return Err(StartError(format!(
+            "the embedded broker listens on {listen}: say which address devices reach it by, with --public-broker {TLS_SCHEME}host:port"
+        )));
+    }
+    let mut hosts: Vec<String> = public.as_deref().and_then(host_of).into_iter().collect();
+    if !wanted.ip().is_unspecified() {
+        hosts.push(wanted.ip().to_string());
+    }
+    let ca = DevicesCa::new(&devices.keys, &hosts)
+        .map_err(|e| StartError(format!("the embedded broker's certificates: {e}")))?;
+    let files = ca
+        .write_broker_files(data_dir)
+        .map_err(|e| StartError(format!("the embedded broker's certificates: {e}")))?;
+    devices.set_ca(ca);
+    crate::devices::start_embedded(devices, listen, &files)
 }
 
 impl Running {

@@ -227,7 +227,7 @@ fn devices(
     v.into_iter().map(|(_, a, b, c, d)| (a, b, c, d)).collect()
 }
 
-fn broker_of(cast: &RemoteCast, installation: &str) -> (String, u16) {
+fn broker_of(cast: &RemoteCast, installation: &str) -> String {
     let mut bundle = None;
     for _ in 0..200 {
         bundle = cast.installer.activation(installation).ok();
@@ -236,17 +236,49 @@ fn broker_of(cast: &RemoteCast, installation: &str) -> (String, u16) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let link = bundle.expect("a bundle").link.expect("a broker");
-    let (h, p) = link.broker.rsplit_once(':').unwrap();
-    (h.to_string(), p.parse().unwrap())
+    bundle.expect("a bundle").link.expect("a broker").broker
 }
 
-fn options(device: &DeviceId, host: &str, port: u16, password: String) -> rumqttc::MqttOptions {
-    let mut o = rumqttc::MqttOptions::new(device.as_str(), host, port);
-    o.set_credentials(device.as_str(), password);
-    o.set_keep_alive(Duration::from_secs(60));
-    o.set_max_packet_size(600 * 1024, 600 * 1024);
-    o
+/// How the simulated devices log in: as the server's bundles tell real ones (the account and,
+/// on the embedded broker, the client certificate; the same CA and certificates, derived from
+/// the server's `devices.key`), through the agent's own set-up of the link.
+struct Logins {
+    keys: doorman_server::devices::DeviceKeys,
+    ca: doorman_server::devices::DevicesCa,
+    broker: String,
+}
+
+impl Logins {
+    fn new(server: &Server, cast: &RemoteCast, installation: &str) -> Logins {
+        let keys =
+            doorman_server::devices::DeviceKeys::load_or_create(&server.dir.path().join("data"))
+                .unwrap()
+                .0;
+        let ca = doorman_server::devices::DevicesCa::new(&keys, &[]).unwrap();
+        let broker = broker_of(cast, installation);
+        Logins { keys, ca, broker }
+    }
+
+    fn options(&self, device: &DeviceId, key: &SecretKey) -> rumqttc::MqttOptions {
+        let tls = self.broker.starts_with(doorman_server::devices::TLS_SCHEME);
+        let config = doorman_agent::link::LinkConfig {
+            link: doorman_device::activation::BrokerLink {
+                broker: self.broker.clone(),
+                username: device.to_string(),
+                password: self.keys.password(device.as_str()),
+                certificate: tls
+                    .then(|| self.ca.device_certificate(device, &key.public()).unwrap()),
+                ca: tls.then(|| self.ca.ca_pem()),
+            },
+            device: device.clone(),
+            key: key.clone(),
+            heartbeat: Duration::from_secs(30),
+            broker_ca: None,
+        };
+        let mut o = doorman_agent::link::mqtt_options(&config).unwrap();
+        o.set_keep_alive(Duration::from_secs(60));
+        o
+    }
 }
 
 fn connect(a: &Args) {
@@ -255,10 +287,7 @@ fn connect(a: &Args) {
     println!("server after start: {}", vm(pid));
     let cast = RemoteCast::setup(&server.url, &server.code);
     let devs = devices(&cast, a.devices, false);
-    let (host, port) = broker_of(&cast, &devs[0].2);
-    let keys = doorman_server::devices::DeviceKeys::load_or_create(&server.dir.path().join("data"))
-        .unwrap()
-        .0;
+    let logins = Logins::new(&server, &cast, &devs[0].2);
     println!("server before the devices connect: {}", vm(pid));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -269,8 +298,7 @@ fn connect(a: &Args) {
     let t = Instant::now();
     let _guard = runtime.enter();
     for (id, key, _, _) in &devs {
-        let (client, mut eventloop) =
-            rumqttc::AsyncClient::new(options(id, &host, port, keys.password(id.as_str())), 16);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(logins.options(id, key), 16);
         let (id, key, connected) = (id.clone(), key.clone(), Arc::clone(&connected));
         runtime.spawn(async move {
             let mut first = true;
@@ -360,10 +388,7 @@ fn unlock(a: &Args) {
     let pid = server.child.id();
     let cast = RemoteCast::setup(&server.url, &server.code);
     let devs = devices(&cast, a.devices, true);
-    let (host, port) = broker_of(&cast, &devs[0].2);
-    let keys = doorman_server::devices::DeviceKeys::load_or_create(&server.dir.path().join("data"))
-        .unwrap()
-        .0;
+    let logins = Logins::new(&server, &cast, &devs[0].2);
     // Real doors: each activated from its bundle, with its own journal (under
     // $DEVICE_LOAD_DIR if set: one disk shared by every simulated door is not one box per door,
     // so /dev/shm separates the journal's fsync from the messaging path).
@@ -406,8 +431,7 @@ fn unlock(a: &Args) {
             Box::new(doorman_agent::door::SimulatedRelay::default()),
         )));
         let server_key = activation.config.server_key;
-        let (client, mut eventloop) =
-            rumqttc::AsyncClient::new(options(id, &host, port, keys.password(id.as_str())), 64);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(logins.options(id, key), 64);
         let mut net = rumqttc::NetworkOptions::new();
         net.set_tcp_nodelay(true);
         eventloop.set_network_options(net);

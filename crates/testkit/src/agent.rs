@@ -130,11 +130,8 @@ impl TestAgent {
         self.broker_ca = ca;
     }
 
-    /// Starts the link thread (if not running).
-    pub fn start_link(&mut self) {
-        if self.link.as_ref().is_some_and(EmbeddedLink::running) {
-            return;
-        }
+    /// The link's configuration, as `doorman-agent run` builds it from the state dir.
+    fn link_config(&self) -> doorman_agent::link::LinkConfig {
         let mut config = link_config(
             &self.state,
             &self.core,
@@ -144,6 +141,15 @@ impl TestAgent {
         .expect("the agent's identity")
         .expect("the bundle names the broker");
         config.broker_ca = self.broker_ca.clone();
+        config
+    }
+
+    /// Starts the link thread (if not running).
+    pub fn start_link(&mut self) {
+        if self.link.as_ref().is_some_and(EmbeddedLink::running) {
+            return;
+        }
+        let config = self.link_config();
         let clock = self.clock.clone();
         self.link = Some(
             EmbeddedLink::start(
@@ -155,6 +161,13 @@ impl TestAgent {
             )
             .expect("the link thread"),
         );
+    }
+
+    /// MQTT options that log in as this device, exactly as its link does (its account, and on
+    /// the embedded broker its TLS client certificate): for tests that play a device
+    /// misbehaving with its own credentials.
+    pub fn mqtt_options(&self) -> rumqttc::MqttOptions {
+        doorman_agent::link::mqtt_options(&self.link_config()).expect("the link's options")
     }
 
     /// Stops the link thread (the agent keeps deciding offline) and says how it ended.

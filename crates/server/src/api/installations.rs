@@ -875,18 +875,46 @@ pub(crate) async fn activation(
             config: String::from_utf8(config).map_err(|_| ApiError::internal())?,
             revocations: doc(doorman_store::control::DocumentKind::RevocationList)?,
             service: doc(doorman_store::control::DocumentKind::ServiceState)?,
-            link: api
-                .devices
-                .public_broker()
-                .filter(|_| doorman_device::messages::topic_safe(&i.device))
-                .map(|broker| doorman_proto::BrokerLinkView {
-                broker,
-                username: i.device.to_string(),
-                password: api.devices.keys.password(i.device.as_str()),
-            }),
+            link: broker_link(api, &i)?,
         }))
     })
     .await
+}
+
+/// How the device reaches the broker: the address, its account, and on the embedded broker
+/// its client certificate and the broker's CA. None for a device whose id can't name topics.
+fn broker_link(
+    api: &Api,
+    i: &Installation,
+) -> Result<Option<doorman_proto::BrokerLinkView>, ApiError> {
+    let Some(broker) = api.devices.public_broker() else {
+        return Ok(None);
+    };
+    if !doorman_device::messages::topic_safe(&i.device) {
+        return Ok(None);
+    }
+    let (certificate, ca) = match api.devices.ca() {
+        Some(ca) => {
+            let certificate = ca
+                .device_certificate(&i.device, &key(&i.device_key, "device key")?)
+                .map_err(|e| {
+                    eprintln!(
+                        "doorman serve: issuing a broker certificate for {}: {e}",
+                        i.device
+                    );
+                    ApiError::internal()
+                })?;
+            (Some(certificate), Some(ca.ca_pem()))
+        }
+        None => (None, None),
+    };
+    Ok(Some(doorman_proto::BrokerLinkView {
+        broker,
+        username: i.device.to_string(),
+        password: api.devices.keys.password(i.device.as_str()),
+        certificate,
+        ca,
+    }))
 }
 
 /// The device configuration the property would sign for this installation now: its door and

@@ -1,76 +1,93 @@
-//! The embedded broker: rumqttd in this process, MQTT 3.1.1 on one loopback listener.
+//! The embedded broker: rumqttd in this process, MQTT 3.1.1 on two listeners.
 //!
-//! rumqttd authenticates each connection through a handler (below): the server's own account,
-//! or a device whose id names an approved installation and whose password is the one derived
-//! for it (`DeviceKeys::password`), with the client id equal to the user name. rumqttd has no
-//! topic ACLs, so on this broker a connected device could subscribe to another device's `down`
-//! topic (reading the passes forwarded to it, which are useless without the driver's key and
-//! that device's challenge) or publish on another's `up` topic (refused by the server: the
-//! signature is not that device's). The shipped Mosquitto configuration enforces the topics
-//! in the broker as well (docs/mqtt.md).
+//! - **Devices**: TLS with client certificates, on the configured address (any interface). A
+//!   device's certificate (issued by the server's devices CA for the device's own key, `ca.rs`)
+//!   names its tenant, and rumqttd (`validate-tenant-prefix`) lets it publish and subscribe
+//!   only under `/tenants/<tenant>/`: its own two topics. Its login (below) must be an approved
+//!   installation's device, with the password derived for it (`DeviceKeys::password`) and the
+//!   client id equal to the user name. The server's account is refused here.
+//! - **The server**: plain MQTT on a loopback port of its own, which admits the server's
+//!   account only (no tenant, so it may use every device's topics).
 //!
-//! It serves plain MQTT, so it listens on loopback only; a deployment whose devices reach it
-//! over a network puts a TLS terminator in front or uses an external broker with TLS.
+//! What rumqttd refuses (a topic outside the tenant) it logs and answers by dropping the
+//! connection; the server never sees it. rumqttd 0.20 completes each TLS handshake before it
+//! accepts the next connection, so a client that stalls its handshake holds up new
+//! connections (not connected ones) until it gives up: see docs/mqtt.md.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use doorman_core::DeviceId;
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, TlsConfig};
 
 use super::{Devices, SERVER_USER};
 use crate::StartError;
 
-/// Starts rumqttd on `listen` (loopback; port 0 picks a free port) and returns the address.
-/// The broker runs on its own threads for the life of the process.
-pub fn start_embedded(devices: &Arc<Devices>, listen: &str) -> Result<SocketAddr, StartError> {
-    let wanted: SocketAddr = listen
-        .parse()
-        .map_err(|e| StartError(format!("the embedded broker's address {listen:?}: {e}")))?;
-    if !wanted.ip().is_loopback() {
-        return Err(StartError(format!(
-            "the embedded broker serves plain MQTT, so it listens on loopback only, not {listen}: put a TLS terminator in front of 127.0.0.1, or use an external broker with TLS (docs/mqtt.md)"
-        )));
-    }
-    // rumqttd binds by itself and does not report the port: find a free one first.
-    let addr = if wanted.port() == 0 {
-        let probe = std::net::TcpListener::bind(wanted)
-            .map_err(|e| StartError(format!("the embedded broker on {listen}: {e}")))?;
-        probe
-            .local_addr()
-            .map_err(|e| StartError(format!("the embedded broker on {listen}: {e}")))?
-    } else {
-        // Fail here, with a clear message, if the port is taken.
-        drop(
-            std::net::TcpListener::bind(wanted)
-                .map_err(|e| StartError(format!("the embedded broker on {listen}: {e}")))?,
-        );
-        wanted
-    };
-    let max_payload = doorman_device::messages::MAX_MESSAGE_BYTES + 1024;
-    let mut connections = ConnectionSettings {
+/// Where the embedded broker listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedAddrs {
+    /// The devices' TLS listener.
+    pub devices: SocketAddr,
+    /// The server's own plain loopback listener.
+    pub server: SocketAddr,
+}
+
+/// Binds `addr` once to learn a free port (rumqttd binds by itself and does not report it),
+/// or to fail here, with a clear message, if the port is taken.
+fn free_addr(wanted: SocketAddr, what: &str) -> Result<SocketAddr, StartError> {
+    let probe = std::net::TcpListener::bind(wanted)
+        .map_err(|e| StartError(format!("{what} on {wanted}: {e}")))?;
+    probe
+        .local_addr()
+        .map_err(|e| StartError(format!("{what} on {wanted}: {e}")))
+}
+
+fn connection_settings() -> ConnectionSettings {
+    ConnectionSettings {
         connection_timeout_ms: 10_000,
-        max_payload_size: max_payload,
+        max_payload_size: doorman_device::messages::MAX_MESSAGE_BYTES + 1024,
         max_inflight_count: 200,
         auth: None,
         external_auth: None,
         dynamic_filters: true,
-    };
+    }
+}
+
+/// Starts rumqttd: the devices' TLS listener on `listen` (port 0 picks a free port), with the
+/// TLS files of `tls` (ca, cert, key), and the server's loopback listener. The broker runs on
+/// its own threads for the life of the process.
+pub fn start_embedded(
+    devices: &Arc<Devices>,
+    listen: &str,
+    tls: &[std::path::PathBuf; 3],
+) -> Result<EmbeddedAddrs, StartError> {
+    let wanted: SocketAddr = listen
+        .parse()
+        .map_err(|e| StartError(format!("the embedded broker's address {listen:?}: {e}")))?;
+    let device_addr = free_addr(wanted, "the embedded broker")?;
+    let server_addr = free_addr(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        "the embedded broker's server listener",
+    )?;
+    let path = |p: &std::path::PathBuf| p.to_string_lossy().into_owned();
+
+    let mut for_devices = connection_settings();
     let d = Arc::clone(devices);
-    connections.set_auth_handler(move |client_id: String, user: String, password: String| {
+    for_devices.set_auth_handler(move |client_id: String, user: String, password: String| {
         let d = Arc::clone(&d);
         async move {
             if client_id != user {
                 eprintln!("doorman serve: broker login refused: client id {client_id:?} is not the user name {user:?}");
                 return false;
             }
-            if user == SERVER_USER {
-                return d.keys.check_password(SERVER_USER, &password);
-            }
             let Ok(device) = DeviceId::new(user.as_str()) else {
                 return false;
             };
+            if user == SERVER_USER {
+                eprintln!("doorman serve: broker login refused: the server's account logs in on its own listener, not the devices'");
+                return false;
+            }
             if !d.keys.check_password(device.as_str(), &password) {
                 d.reject("bad_credentials", &format!("broker login of {device}"));
                 return false;
@@ -86,15 +103,43 @@ pub fn start_embedded(devices: &Arc<Devices>, listen: &str) -> Result<SocketAddr
             known
         }
     });
+    let mut for_server = connection_settings();
+    let d = Arc::clone(devices);
+    for_server.set_auth_handler(move |client_id: String, user: String, password: String| {
+        let d = Arc::clone(&d);
+        async move {
+            let ok = client_id == SERVER_USER
+                && user == SERVER_USER
+                && d.keys.check_password(SERVER_USER, &password);
+            if !ok {
+                eprintln!("doorman serve: broker login refused on the server's listener: {user:?} is not the server");
+            }
+            ok
+        }
+    });
     let mut v4 = HashMap::new();
     v4.insert(
         "1".to_string(),
         ServerSettings {
             name: "doorman-devices".to_string(),
-            listen: addr,
+            listen: device_addr,
+            tls: Some(TlsConfig::Rustls {
+                capath: Some(path(&tls[0])),
+                certpath: path(&tls[1]),
+                keypath: path(&tls[2]),
+            }),
+            next_connection_delay_ms: 0,
+            connections: for_devices,
+        },
+    );
+    v4.insert(
+        "2".to_string(),
+        ServerSettings {
+            name: "doorman-server".to_string(),
+            listen: server_addr,
             tls: None,
             next_connection_delay_ms: 0,
-            connections,
+            connections: for_server,
         },
     );
     let config = Config {
@@ -120,14 +165,25 @@ pub fn start_embedded(devices: &Arc<Devices>, listen: &str) -> Result<SocketAddr
             }
         })
         .map_err(|e| StartError(format!("starting the embedded broker: {e}")))?;
-    // Wait until it listens (it binds on its own thread).
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(addr);
+    // Wait until both listen (they bind on their own threads).
+    let connectable = |a: SocketAddr| {
+        let a = if a.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], a.port()))
+        } else {
+            a
+        };
+        std::net::TcpStream::connect(a).is_ok()
+    };
+    for _ in 0..300 {
+        if connectable(device_addr) && connectable(server_addr) {
+            return Ok(EmbeddedAddrs {
+                devices: device_addr,
+                server: server_addr,
+            });
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     Err(StartError(format!(
-        "the embedded broker did not start listening on {addr}"
+        "the embedded broker did not start listening on {device_addr} and {server_addr}"
     )))
 }

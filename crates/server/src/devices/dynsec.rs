@@ -5,7 +5,9 @@
 //!
 //! Per device `d`: an account `d` (client id `d`, the password derived for it, see
 //! `DeviceKeys::password`) with one role `doorman-device-d` that allows exactly
-//! `publishClientSend doorman/v1/devices/d/up` and `subscribePattern doorman/v1/devices/d/down`.
+//! `publishClientSend /tenants/<t>/doorman/v1/devices/d/up` and `subscribePattern
+//! /tenants/<t>/doorman/v1/devices/d/down` (`t`: the device's tenant, the same topics as on
+//! the embedded broker).
 //! The plugin's default denies every other publish and subscription. The server's own account
 //! (the plugin's admin, created by `deploy/mosquitto/setup.sh`) gets the role
 //! `doorman-server`: subscribe to every `up`, publish to every `down`.
@@ -17,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use doorman_core::DeviceId;
-use doorman_device::messages::{TOPIC_PREFIX, down_topic, up_topic};
+use doorman_device::messages::{down_topic, every_device, up_topic};
 use rumqttc::{AsyncClient, QoS};
 use serde_json::json;
 
@@ -74,9 +76,9 @@ impl Dynsec {
             client,
             vec![
                 json!({"command": "createRole", "rolename": SERVER_ROLE, "acls": [
-                    {"acltype": "subscribePattern", "topic": format!("{TOPIC_PREFIX}/+/up"), "allow": true},
-                    {"acltype": "publishClientReceive", "topic": format!("{TOPIC_PREFIX}/+/up"), "allow": true},
-                    {"acltype": "publishClientSend", "topic": format!("{TOPIC_PREFIX}/+/down"), "allow": true},
+                    {"acltype": "subscribePattern", "topic": every_device("up"), "allow": true},
+                    {"acltype": "publishClientReceive", "topic": every_device("up"), "allow": true},
+                    {"acltype": "publishClientSend", "topic": every_device("down"), "allow": true},
                 ]}),
                 json!({"command": "addClientRole", "username": self.username, "rolename": SERVER_ROLE}),
             ],

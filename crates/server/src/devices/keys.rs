@@ -3,6 +3,7 @@
 //!
 //! - the Ed25519 key that signs every message to devices (its public half is named, as
 //!   `server_key`, in each device's configuration, which the property key signs), and
+//! - the embedded broker's CA and TLS keys (`ca.rs`), and
 //! - each device's broker password: `base64url(HMAC(secret, "mqtt-password/v1\0" || device id))`.
 //!   Nothing per device is stored: the embedded broker recomputes it, and the activation
 //!   bundle hands it to the device. Rotating the file rotates every password (and the key, so
@@ -99,6 +100,11 @@ impl DeviceKeys {
             }
             Err(e) => Err(StartError(format!("reading {}: {e}", path.display()))),
         }
+    }
+
+    /// 32 bytes for `label`'s own use (the broker's CA and TLS keys, `ca.rs`).
+    pub(crate) fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(mac(&self.seed, label, b"").finalize().into_bytes().into())
     }
 
     /// The key that signs messages to devices.

@@ -21,6 +21,7 @@
 //!   pushed to the property's devices ([`Devices::state_changed`]).
 
 mod broker;
+mod ca;
 mod dynsec;
 pub mod ingest;
 mod keys;
@@ -44,7 +45,11 @@ use jiff::Timestamp;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
 
-pub use broker::start_embedded;
+pub use broker::{EmbeddedAddrs, start_embedded};
+pub use ca::{CaError, DevicesCa, host_of};
+
+/// The scheme of a TLS broker address (`mqtts://host:port`).
+pub const TLS_SCHEME: &str = "mqtts://";
 pub use keys::{DEVICES_KEY_FILE, DeviceKeys, SERVER_USER};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -54,8 +59,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Where the server's device messaging goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrokerConfig {
-    /// rumqttd in this process, listening on `listen` (`host:port`, loopback only: it serves
-    /// plain MQTT; port 0 picks a free port).
+    /// rumqttd in this process, its devices' TLS listener on `listen` (`host:port`; port 0
+    /// picks a free port). The server connects on a loopback listener of its own.
     Embedded { listen: String },
     /// An external broker (Mosquitto, EMQX) at `addr` (`host:port`); the server connects as
     /// `username`. The broker authenticates devices and enforces their topics (docs/mqtt.md).
@@ -282,6 +287,8 @@ pub struct Devices {
     ingest: ingest::Kick,
     /// The `host:port` devices are told (activation bundles).
     public_broker: Mutex<Option<String>>,
+    /// The embedded broker's CA, which issues each device's client certificate.
+    ca: std::sync::OnceLock<DevicesCa>,
     /// Newly stored events, for the live feed (without their signed bytes).
     feed: tokio::sync::broadcast::Sender<Arc<DeviceEvent>>,
     /// Set when the server stops: open feeds end, so the HTTP server's graceful shutdown
@@ -323,6 +330,7 @@ impl Devices {
             directory: Directory::new(Arc::clone(&control), timer),
             timer,
             public_broker: Mutex::new(config.public_broker.clone()),
+            ca: std::sync::OnceLock::new(),
             config,
             control,
             clock,
@@ -370,6 +378,15 @@ impl Devices {
         if b.is_none() {
             *b = Some(addr);
         }
+    }
+
+    pub(crate) fn set_ca(&self, ca: DevicesCa) {
+        let _ = self.ca.set(ca);
+    }
+
+    /// The embedded broker's CA, if that is the broker.
+    pub fn ca(&self) -> Option<&DevicesCa> {
+        self.ca.get()
     }
 
     /// Refused messages so far, by code.
