@@ -210,6 +210,32 @@ pub fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, crate::tls::TlsS
     Ok(options)
 }
 
+/// How long one attempt to reach the broker (TCP, TLS, MQTT CONNECT) may take. Long, because
+/// after a broker restart every device of a building reconnects at once and a broker may
+/// take its handshakes one at a time (rumqttd does): a device that gave up after a few
+/// seconds would lose its place in the queue and, retrying, make the queue longer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The network options of the device's link (also used by the load tool, so it measures
+/// what devices do).
+pub fn network_options() -> rumqttc::NetworkOptions {
+    let mut net = rumqttc::NetworkOptions::new();
+    // Small request/answer messages: no Nagle delay on the device's answers.
+    net.set_tcp_nodelay(true);
+    net.set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+    net
+}
+
+/// The pause before the next attempt after `failures` failed ones in a row: growing by
+/// 200 ms per failure up to 2 s, then stretched by a random 0-100 % (from `random`), so that
+/// devices that lost the broker together do not all come back in the same instant.
+pub fn retry_delay(failures: u32, random: [u8; 32]) -> Duration {
+    let base = 200 * u64::from(failures.clamp(1, 10));
+    let [a, b, ..] = random;
+    let spread = u64::from(u16::from_le_bytes([a, b]));
+    Duration::from_millis(base + base * spread / u64::from(u16::MAX))
+}
+
 /// Runs the MQTT session until `stop` is set or the device is retired. `now` is the clock,
 /// `report` gets one line per notable event.
 pub fn run_link(
@@ -239,10 +265,7 @@ pub fn run_link(
         Err(e) => return offline(e.to_string()),
     };
     let (client, mut connection) = Client::new(options, 64);
-    // Small request/answer messages: no Nagle delay on the device's answers.
-    let mut net = rumqttc::NetworkOptions::new();
-    net.set_tcp_nodelay(true);
-    connection.eventloop.set_network_options(net);
+    connection.eventloop.set_network_options(network_options());
     let up = match doorman_device::messages::up_topic(&config.device) {
         Ok(t) => t,
         Err(_) => return LinkEnd::Stopped,
@@ -325,7 +348,7 @@ pub fn run_link(
                         "the link to the server failed ({failures} times; retrying): {e}"
                     ));
                 }
-                std::thread::sleep(Duration::from_millis(200 * u64::from(failures.min(10))));
+                std::thread::sleep(retry_delay(failures, fresh()));
             }
             Err(rumqttc::RecvTimeoutError::Timeout) => {}
             Err(rumqttc::RecvTimeoutError::Disconnected) => return LinkEnd::Stopped,
@@ -507,5 +530,24 @@ pub fn handle_down(
             }
         }
         Down::Decommissioned { reason } => Handled::Retire(format!("decommissioned: {reason}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_delay_grows_to_its_cap_and_spreads_by_up_to_double() {
+        let ms = |f, r: u8| retry_delay(f, [r; 32]).as_millis();
+        assert_eq!(ms(0, 0), 200);
+        assert_eq!(ms(1, 0), 200);
+        assert_eq!(ms(3, 0), 600);
+        assert_eq!(ms(10, 0), 2000);
+        assert_eq!(ms(u32::MAX, 0), 2000);
+        assert_eq!(ms(10, 0xff), 4000);
+        let mut half = [0u8; 32];
+        half[1] = 0x80;
+        assert!((2990..=3010).contains(&retry_delay(10, half).as_millis()));
     }
 }

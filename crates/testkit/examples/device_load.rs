@@ -34,7 +34,7 @@
     clippy::disallowed_methods
 )]
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, Write as _};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -139,8 +139,15 @@ fn serve(bin: &str, broker: &str) -> Server {
             code = line[i + 7..].split_whitespace().next().map(str::to_string);
         }
     }
-    // Keep draining its stderr so it never blocks.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining its stderr so it never blocks, into a file to read after a run.
+    let log_path = std::env::temp_dir().join("device_load-serve.log");
+    let mut log = std::fs::File::create(&log_path).unwrap();
+    println!("the server's log: {}", log_path.display());
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = writeln!(log, "{line}");
+        }
+    });
     Server {
         child,
         url: url.expect("the server's URL"),
@@ -299,47 +306,69 @@ fn connect(a: &Args) {
     let _guard = runtime.enter();
     for (id, key, _, _) in &devs {
         let (client, mut eventloop) = rumqttc::AsyncClient::new(logins.options(id, key), 16);
+        eventloop.set_network_options(doorman_agent::link::network_options());
         let (id, key, connected) = (id.clone(), key.clone(), Arc::clone(&connected));
         runtime.spawn(async move {
             let mut first = true;
+            let mut failures = 0u32;
+            // A status as the agent sends it: a hello on connecting, then a heartbeat every
+            // 30 s (without which the server stops listing the device online).
+            let status = |hello: bool| {
+                Message {
+                    device: id.clone(),
+                    at: wall(),
+                    body: Up::Status(Status {
+                        version: "load".into(),
+                        active: true,
+                        hello,
+                        pending: 0,
+                        revocations_issued_at: None,
+                        revocations_seq: None,
+                        service_seq: None,
+                        config_seq: None,
+                        fault: None,
+                    }),
+                }
+                .sign(&key)
+                .unwrap()
+            };
+            let up = up_topic(&id).unwrap();
+            let mut heartbeat = tokio::time::interval(Duration::from_secs(30));
+            let mut online = false;
             loop {
-                match eventloop.poll().await {
+                let event = tokio::select! {
+                    e = eventloop.poll() => e,
+                    _ = heartbeat.tick(), if online => {
+                        let _ = client
+                            .publish(up.clone(), rumqttc::QoS::AtLeastOnce, false, status(false))
+                            .await;
+                        continue;
+                    }
+                };
+                match event {
                     Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
                         let _ = client
                             .subscribe(down_topic(&id).unwrap(), rumqttc::QoS::AtLeastOnce)
                             .await;
-                        let hello = Message {
-                            device: id.clone(),
-                            at: wall(),
-                            body: Up::Status(Status {
-                                version: "load".into(),
-                                active: true,
-                                hello: true,
-                                pending: 0,
-                                revocations_issued_at: None,
-                                revocations_seq: None,
-                                service_seq: None,
-                                config_seq: None,
-                                fault: None,
-                            }),
-                        }
-                        .sign(&key)
-                        .unwrap();
                         let _ = client
-                            .publish(
-                                up_topic(&id).unwrap(),
-                                rumqttc::QoS::AtLeastOnce,
-                                false,
-                                hello,
-                            )
+                            .publish(up.clone(), rumqttc::QoS::AtLeastOnce, false, status(true))
                             .await;
+                        online = true;
+                        heartbeat.reset();
+                        failures = 0;
                         if first {
                             connected.fetch_add(1, Ordering::Relaxed);
                             first = false;
                         }
                     }
                     Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                    Err(_) => {
+                        online = false;
+                        // As the agent retries (doorman_agent::link::run_link).
+                        failures = failures.saturating_add(1);
+                        let delay = doorman_agent::link::retry_delay(failures, rand::random());
+                        tokio::time::sleep(delay).await;
+                    }
                 }
             }
         });
@@ -432,9 +461,7 @@ fn unlock(a: &Args) {
         )));
         let server_key = activation.config.server_key;
         let (client, mut eventloop) = rumqttc::AsyncClient::new(logins.options(id, key), 64);
-        let mut net = rumqttc::NetworkOptions::new();
-        net.set_tcp_nodelay(true);
-        eventloop.set_network_options(net);
+        eventloop.set_network_options(doorman_agent::link::network_options());
         let (id, key, connected) = (id.clone(), key.clone(), Arc::clone(&connected));
         runtime.spawn(async move {
             let up = up_topic(&id).unwrap();
