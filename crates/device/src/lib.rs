@@ -11,8 +11,11 @@
 //!
 //! - [`messages`]: what the server and devices say over MQTT (events, status, challenges,
 //!   forwarded passes, acknowledgements, state), signed end to end.
+//!
+//! - [`broker`]: the broker addresses bundles name.
 
 pub mod activation;
+pub mod broker;
 pub mod event;
 pub mod fixture;
 pub mod fuzzing;

@@ -439,13 +439,9 @@ fn start_device_link(
 ) -> Result<(Option<String>, Option<JoinHandle<()>>), StartError> {
     use crate::devices::{BrokerConfig, SERVER_USER};
     let split = |addr: &str| -> Result<(String, u16), StartError> {
-        let (host, port) = addr
-            .rsplit_once(':')
-            .ok_or_else(|| StartError(format!("the broker address {addr:?} is not host:port")))?;
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| StartError(format!("the broker address {addr:?} has no valid port")))?;
-        Ok((host.trim_matches(['[', ']']).to_string(), port))
+        let a = doorman_device::broker::BrokerAddr::parse(addr)
+            .map_err(|e| StartError(e.to_string()))?;
+        Ok((a.host, a.port))
     };
     let dynsec = matches!(broker, BrokerConfig::External { dynsec: true, .. });
     let (connect, user, password, public) = match broker {
@@ -490,7 +486,8 @@ fn start_embedded_broker(
     listen: &str,
     data_dir: &Path,
 ) -> Result<crate::devices::EmbeddedAddrs, StartError> {
-    use crate::devices::{DevicesCa, TLS_SCHEME, host_of};
+    use crate::devices::{DevicesCa, TLS_SCHEME};
+    use doorman_device::broker::BrokerAddr;
     let public = devices.public_broker();
     if let Some(p) = &public
         && !p.starts_with(TLS_SCHEME)
@@ -507,7 +504,12 @@ fn start_embedded_broker(
             "the embedded broker listens on {listen}: say which address devices reach it by, with --public-broker {TLS_SCHEME}host:port"
         )));
     }
-    let mut hosts: Vec<String> = public.as_deref().and_then(host_of).into_iter().collect();
+    let mut hosts: Vec<String> = public
+        .as_deref()
+        .and_then(|p| BrokerAddr::parse(p).ok())
+        .map(|a| a.host)
+        .into_iter()
+        .collect();
     if !wanted.ip().is_unspecified() {
         hosts.push(wanted.ip().to_string());
     }
@@ -517,7 +519,7 @@ fn start_embedded_broker(
         .write_broker_files(data_dir)
         .map_err(|e| StartError(format!("the embedded broker's certificates: {e}")))?;
     devices.set_ca(ca);
-    crate::devices::start_embedded(devices, listen, &files)
+    crate::devices::start_embedded(devices, wanted, &files)
 }
 
 impl Running {

@@ -54,17 +54,14 @@ fn connection_settings() -> ConnectionSettings {
     }
 }
 
-/// Starts rumqttd: the devices' TLS listener on `listen` (port 0 picks a free port), with the
+/// Starts rumqttd: the devices' TLS listener on `wanted` (port 0 picks a free port), with the
 /// TLS files of `tls` (ca, cert, key), and the server's loopback listener. The broker runs on
 /// its own threads for the life of the process.
 pub fn start_embedded(
     devices: &Arc<Devices>,
-    listen: &str,
+    wanted: SocketAddr,
     tls: &[std::path::PathBuf; 3],
 ) -> Result<EmbeddedAddrs, StartError> {
-    let wanted: SocketAddr = listen
-        .parse()
-        .map_err(|e| StartError(format!("the embedded broker's address {listen:?}: {e}")))?;
     let device_addr = free_addr(wanted, "the embedded broker")?;
     let server_addr = free_addr(
         SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -180,17 +180,6 @@ impl DevicesCa {
     }
 }
 
-/// The hosts in a broker address (`mqtts://host:port`, `host:port`), for the broker's names.
-pub fn host_of(addr: &str) -> Option<String> {
-    let rest = addr
-        .strip_prefix("mqtts://")
-        .or_else(|| addr.strip_prefix("mqtt://"))
-        .unwrap_or(addr);
-    let (host, _port) = rest.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (!host.is_empty()).then(|| host.to_string())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -221,16 +210,5 @@ mod tests {
             ca.device_certificate(&DeviceId::new("a/b").unwrap(), &key)
                 .is_err()
         );
-    }
-
-    #[test]
-    fn hosts_come_out_of_broker_addresses() {
-        assert_eq!(
-            host_of("mqtts://mqtt.example.net:8883").as_deref(),
-            Some("mqtt.example.net")
-        );
-        assert_eq!(host_of("127.0.0.1:1").as_deref(), Some("127.0.0.1"));
-        assert_eq!(host_of("mqtts://[::1]:8883").as_deref(), Some("::1"));
-        assert_eq!(host_of("nohost"), None);
     }
 }

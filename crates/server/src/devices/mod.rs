@@ -46,10 +46,8 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
 
 pub use broker::{EmbeddedAddrs, start_embedded};
-pub use ca::{CaError, DevicesCa, host_of};
-
-/// The scheme of a TLS broker address (`mqtts://host:port`).
-pub const TLS_SCHEME: &str = "mqtts://";
+pub use ca::{CaError, DevicesCa};
+pub use doorman_device::broker::TLS_SCHEME;
 pub use keys::{DEVICES_KEY_FILE, DeviceKeys, SERVER_USER};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
