@@ -128,19 +128,21 @@ function makeContext(browser) {
         }
       });
       page.on('pageerror', (err) => record(`uncaught exception: ${err.message}`));
-      // Leaving a page cancels its open event streams (the access log's live feed): an
-      // EventSource request aborted after its page began loading another document is the
-      // browser's doing, not an error. Any other failed request is one.
+      // Leaving a page cancels what it still has in flight: its open event streams (the
+      // access log's live feed) and its icon, which Chromium fetches only after the load
+      // event, so a step that moves on at once can cancel it. A sub-resource request
+      // aborted after its page began loading another document is the browser's doing, not
+      // an error. Any other failed request is one.
       let navigations = 0;
-      const streamsOpenedAt = new WeakMap();
+      const issuedAt = new WeakMap();
       page.on('request', (req) => {
         if (req.isNavigationRequest() && req.frame() === page.mainFrame()) navigations += 1;
-        else if (req.resourceType() === 'eventsource') streamsOpenedAt.set(req, navigations);
+        else issuedAt.set(req, navigations);
       });
       page.on('requestfailed', (req) => {
         const error = req.failure()?.errorText;
-        const left = streamsOpenedAt.has(req) && navigations > streamsOpenedAt.get(req);
-        if (req.resourceType() === 'eventsource' && error === 'net::ERR_ABORTED' && left) return;
+        const left = issuedAt.has(req) && navigations > issuedAt.get(req);
+        if (error === 'net::ERR_ABORTED' && left) return;
         record(`request failed: ${req.method()} ${req.url()}: ${error}`);
       });
       // Chromium also prints CSP violations to the console; this catches them even if it
