@@ -207,7 +207,37 @@ pub fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, crate::tls::TlsS
     options.set_keep_alive(Duration::from_secs(30));
     options.set_clean_session(true);
     options.set_max_packet_size(MAX_MESSAGE_BYTES + 1024, MAX_MESSAGE_BYTES + 1024);
+    next_client_id(&mut options, config);
     Ok(options)
+}
+
+/// This process's connection numbers, one sequence for all its links (so no two of them,
+/// the load tool's thousands included, ever use the same number).
+static CONNECTION_NUMBERS: Mutex<doorman_device::broker::SessionCounter> =
+    Mutex::new(doorman_device::broker::SessionCounter::new());
+
+/// The connection numbers' clock: the system's wall clock in milliseconds, so that a
+/// restarted agent starts above the numbers it used before. Not the injected clock: this
+/// orders connection attempts in real time and never decides anything.
+#[allow(clippy::disallowed_methods)]
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Gives the next connection attempt its client id: on a broker that wants a fresh one each
+/// time (`client_id_per_connection`, the embedded broker) `<device>.<n>` with the next
+/// connection number, else the device id (set by [`mqtt_options`]). Call before the first
+/// attempt and after every failed one.
+pub fn next_client_id(options: &mut MqttOptions, config: &LinkConfig) {
+    if config.link.client_id_per_connection {
+        let n = lock(&CONNECTION_NUMBERS).next(wall_ms());
+        options.set_client_id(doorman_device::broker::session_client_id(
+            config.device.as_str(),
+            n,
+        ));
+    }
 }
 
 /// How long one attempt to reach the broker (TCP, TLS, MQTT CONNECT) may take. Long, because
@@ -349,6 +379,7 @@ pub fn run_link(
                     ));
                 }
                 std::thread::sleep(retry_delay(failures, fresh()));
+                next_client_id(&mut connection.eventloop.mqtt_options, config);
             }
             Err(rumqttc::RecvTimeoutError::Timeout) => {}
             Err(rumqttc::RecvTimeoutError::Disconnected) => return LinkEnd::Stopped,

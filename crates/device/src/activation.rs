@@ -104,6 +104,10 @@ pub struct BrokerLink {
     /// The CA certificate (PEM) the embedded broker's own certificate chains to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
+    /// The broker wants a fresh client id on every connection (the embedded broker:
+    /// [`crate::broker::session_client_id`]); otherwise the client id is the device id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_id_per_connection: bool,
 }
 
 impl ActivationBundle {

@@ -47,10 +47,129 @@ impl BrokerAddr {
     }
 }
 
+/// A fresh MQTT client id for each connection, where the broker needs one (the embedded
+/// broker: [`BrokerLink::client_id_per_connection`](crate::activation::BrokerLink)):
+/// `<device>.<n>`, `n` larger on every attempt.
+///
+/// Why: rumqttd 0.20 keeps, per listener, a table of client ids whose connection ended; a
+/// connection that fails between its CONNECT and the broker's CONNACK (the device gave up
+/// waiting) leaves its entry stale, and the next connection with the same client id on that
+/// listener makes rumqttd panic while it holds the table's lock. From then on every new
+/// connection on that listener fails (upstream: bytebeamio/rumqtt#1062). A client id is
+/// therefore never used twice: the device counts up, and the server admits only a number
+/// larger than the last it admitted for that device ([`admits`]).
+pub fn session_client_id(device: &str, n: u64) -> String {
+    format!("{device}.{n}")
+}
+
+/// The number of a per-connection client id of `user` (`<user>.<n>`), or None.
+pub fn session_of(client_id: &str, user: &str) -> Option<u64> {
+    let n = client_id.strip_prefix(user)?.strip_prefix('.')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+/// Whether the server admits connection number `n` of a device whose last admitted one was
+/// `last`: only a larger one, so no client id is ever used twice.
+pub fn admits(last: Option<u64>, n: u64) -> bool {
+    last.is_none_or(|l| n > l)
+}
+
+/// A device's connection numbers: the time in milliseconds (so a restarted agent starts
+/// above its previous numbers while its clock is right), and never less than one more
+/// than the last.
+#[derive(Debug, Default, Clone)]
+pub struct SessionCounter {
+    last: u64,
+}
+
+impl SessionCounter {
+    /// A counter that has given no number yet.
+    pub const fn new() -> Self {
+        SessionCounter { last: 0 }
+    }
+
+    /// The next number, given the time now in milliseconds since the Unix epoch.
+    pub fn next(&mut self, now_ms: u64) -> u64 {
+        let n = now_ms.max(self.last.saturating_add(1));
+        self.last = n;
+        n
+    }
+}
+
+impl std::fmt::Display for BrokerAddr {
+    /// The address with its scheme, in a form [`BrokerAddr::parse`] reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { TLS_SCHEME } else { PLAIN_SCHEME };
+        if self.host.contains(':') {
+            write!(f, "{scheme}[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}{}:{}", self.host, self.port)
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_connection_client_ids_read_back_and_only_for_their_user() {
+        let id = session_client_id("dev-street", 1_765_000_000_123);
+        assert_eq!(id, "dev-street.1765000000123");
+        assert_eq!(session_of(&id, "dev-street"), Some(1_765_000_000_123));
+        for (bad, user) in [
+            ("dev-street", "dev-street"),
+            ("dev-street.", "dev-street"),
+            ("dev-street.12x", "dev-street"),
+            ("dev-street.+12", "dev-street"),
+            ("dev-street.1", "dev-stree"),
+            ("dev-streetX1", "dev-street"),
+            ("other.1", "dev-street"),
+            ("dev-street.99999999999999999999999", "dev-street"),
+        ] {
+            assert_eq!(session_of(bad, user), None, "{bad} for {user}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the clock does, the counter's numbers only go up, and the server admits
+        /// each of them in turn and none of them again.
+        #[test]
+        fn connection_numbers_only_go_up_and_each_is_admitted_once(
+            clock in proptest::collection::vec(0u64..5_000, 1..50),
+        ) {
+            let mut counter = SessionCounter::default();
+            let mut last = None;
+            let mut seen = Vec::new();
+            for t in clock {
+                let n = counter.next(t);
+                proptest::prop_assert!(admits(last, n));
+                for &old in &seen {
+                    proptest::prop_assert!(!admits(Some(n), old));
+                }
+                last = Some(n);
+                seen.push(n);
+            }
+        }
+    }
+
+    #[test]
+    fn an_address_written_out_reads_back_the_same() {
+        for s in [
+            "mqtts://mqtt.example.net:8883",
+            "mqtt://10.0.0.1:1883",
+            "mqtts://[::1]:8884",
+        ] {
+            let a = BrokerAddr::parse(s).unwrap();
+            assert_eq!(a.to_string(), s);
+            assert_eq!(BrokerAddr::parse(&a.to_string()).unwrap(), a);
+        }
+        assert_eq!(BrokerAddr::parse("h:1").unwrap().to_string(), "mqtt://h:1");
+    }
 
     #[test]
     fn broker_addresses_parse_with_and_without_a_scheme() {

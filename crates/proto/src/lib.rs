@@ -569,6 +569,10 @@ pub struct BrokerLinkView {
     /// The CA certificate (PEM) the embedded broker's certificate chains to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
+    /// The broker wants a fresh client id on every connection, `<device>.<n>` with `n`
+    /// larger each time (the embedded broker; docs/mqtt.md); otherwise the device id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_id_per_connection: bool,
 }
 
 /// A signed device-state document as served to devices.

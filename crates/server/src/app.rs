@@ -448,9 +448,12 @@ fn start_device_link(
         BrokerConfig::Off => return Ok((None, None)),
         BrokerConfig::Embedded { listen } => {
             let addrs = start_embedded_broker(devices, listen, data_dir)?;
+            devices.spread_over_listeners();
             eprintln!(
-                "doorman serve: embedded MQTT broker for devices on {} (TLS, client certificates); the server's own listener on {}",
-                addrs.devices, addrs.server
+                "doorman serve: embedded MQTT broker for devices on {} and the next {} ports (TLS, client certificates); the server's own listener on {}",
+                addrs.devices,
+                crate::devices::DEVICE_LISTENERS - 1,
+                addrs.server
             );
             (
                 (addrs.server.ip().to_string(), addrs.server.port()),

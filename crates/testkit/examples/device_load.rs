@@ -234,7 +234,7 @@ fn devices(
     v.into_iter().map(|(_, a, b, c, d)| (a, b, c, d)).collect()
 }
 
-fn broker_of(cast: &RemoteCast, installation: &str) -> String {
+fn link_of(cast: &RemoteCast, installation: &str) -> BrokerLinkView {
     let mut bundle = None;
     for _ in 0..200 {
         bundle = cast.installer.activation(installation).ok();
@@ -243,7 +243,7 @@ fn broker_of(cast: &RemoteCast, installation: &str) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    bundle.expect("a bundle").link.expect("a broker").broker
+    bundle.expect("a bundle").link.expect("a broker")
 }
 
 /// How the simulated devices log in: as the server's bundles tell real ones (the account and,
@@ -252,37 +252,78 @@ fn broker_of(cast: &RemoteCast, installation: &str) -> String {
 struct Logins {
     keys: doorman_server::devices::DeviceKeys,
     ca: doorman_server::devices::DevicesCa,
+    /// The broker address of the first device's bundle, and that device.
     broker: String,
+    first: DeviceId,
+    /// Whether the broker wants a fresh client id per connection (the embedded one).
+    per_connection: bool,
 }
 
 impl Logins {
-    fn new(server: &Server, cast: &RemoteCast, installation: &str) -> Logins {
+    /// Learns the broker address from the first device's bundle, and checks on a few more
+    /// that [`Logins::broker_for`] names the listener the server tells each device.
+    fn new(
+        server: &Server,
+        cast: &RemoteCast,
+        devs: &[(DeviceId, SecretKey, String, Option<String>)],
+    ) -> Logins {
         let keys =
             doorman_server::devices::DeviceKeys::load_or_create(&server.dir.path().join("data"))
                 .unwrap()
                 .0;
         let ca = doorman_server::devices::DevicesCa::new(&keys, &[]).unwrap();
-        let broker = broker_of(cast, installation);
-        Logins { keys, ca, broker }
+        let link = link_of(cast, &devs[0].2);
+        let logins = Logins {
+            keys,
+            ca,
+            broker: link.broker,
+            first: devs[0].0.clone(),
+            per_connection: link.client_id_per_connection,
+        };
+        for (device, _, installation, _) in devs.iter().take(16) {
+            assert_eq!(
+                logins.broker_for(device),
+                link_of(cast, installation).broker,
+                "the broker address of {device}"
+            );
+        }
+        logins
     }
 
-    fn options(&self, device: &DeviceId, key: &SecretKey) -> rumqttc::MqttOptions {
+    /// The address the server's bundle gives `device`: on the embedded broker, its own
+    /// listener's port (`doorman_server::devices::device_listener`).
+    fn broker_for(&self, device: &DeviceId) -> String {
+        use doorman_server::devices::device_listener;
+        let mut a = doorman_device::broker::BrokerAddr::parse(&self.broker).unwrap();
+        if !a.tls {
+            return self.broker.clone();
+        }
+        a.port = a.port - device_listener(&self.first) + device_listener(device);
+        a.to_string()
+    }
+
+    /// The device's link as the agent would set it up from its bundle.
+    fn config(&self, device: &DeviceId, key: &SecretKey) -> doorman_agent::link::LinkConfig {
         let tls = self.broker.starts_with(doorman_server::devices::TLS_SCHEME);
-        let config = doorman_agent::link::LinkConfig {
+        doorman_agent::link::LinkConfig {
             link: doorman_device::activation::BrokerLink {
-                broker: self.broker.clone(),
+                broker: self.broker_for(device),
                 username: device.to_string(),
                 password: self.keys.password(device.as_str()),
                 certificate: tls
                     .then(|| self.ca.device_certificate(device, &key.public()).unwrap()),
                 ca: tls.then(|| self.ca.ca_pem()),
+                client_id_per_connection: self.per_connection,
             },
             device: device.clone(),
             key: key.clone(),
             heartbeat: Duration::from_secs(30),
             broker_ca: None,
-        };
-        let mut o = doorman_agent::link::mqtt_options(&config).unwrap();
+        }
+    }
+
+    fn options(&self, config: &doorman_agent::link::LinkConfig) -> rumqttc::MqttOptions {
+        let mut o = doorman_agent::link::mqtt_options(config).unwrap();
         o.set_keep_alive(Duration::from_secs(60));
         o
     }
@@ -294,7 +335,7 @@ fn connect(a: &Args) {
     println!("server after start: {}", vm(pid));
     let cast = RemoteCast::setup(&server.url, &server.code);
     let devs = devices(&cast, a.devices, false);
-    let logins = Logins::new(&server, &cast, &devs[0].2);
+    let logins = Logins::new(&server, &cast, &devs);
     println!("server before the devices connect: {}", vm(pid));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -305,7 +346,8 @@ fn connect(a: &Args) {
     let t = Instant::now();
     let _guard = runtime.enter();
     for (id, key, _, _) in &devs {
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(logins.options(id, key), 16);
+        let config = logins.config(id, key);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(logins.options(&config), 16);
         eventloop.set_network_options(doorman_agent::link::network_options());
         let (id, key, connected) = (id.clone(), key.clone(), Arc::clone(&connected));
         runtime.spawn(async move {
@@ -368,6 +410,7 @@ fn connect(a: &Args) {
                         failures = failures.saturating_add(1);
                         let delay = doorman_agent::link::retry_delay(failures, rand::random());
                         tokio::time::sleep(delay).await;
+                        doorman_agent::link::next_client_id(&mut eventloop.mqtt_options, &config);
                     }
                 }
             }
@@ -417,7 +460,7 @@ fn unlock(a: &Args) {
     let pid = server.child.id();
     let cast = RemoteCast::setup(&server.url, &server.code);
     let devs = devices(&cast, a.devices, true);
-    let logins = Logins::new(&server, &cast, &devs[0].2);
+    let logins = Logins::new(&server, &cast, &devs);
     // Real doors: each activated from its bundle, with its own journal (under
     // $DEVICE_LOAD_DIR if set: one disk shared by every simulated door is not one box per door,
     // so /dev/shm separates the journal's fsync from the messaging path).
@@ -460,7 +503,8 @@ fn unlock(a: &Args) {
             Box::new(doorman_agent::door::SimulatedRelay::default()),
         )));
         let server_key = activation.config.server_key;
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(logins.options(id, key), 64);
+        let config = logins.config(id, key);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(logins.options(&config), 64);
         eventloop.set_network_options(doorman_agent::link::network_options());
         let (id, key, connected) = (id.clone(), key.clone(), Arc::clone(&connected));
         runtime.spawn(async move {
@@ -533,7 +577,10 @@ fn unlock(a: &Args) {
                         }
                     }
                     Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        doorman_agent::link::next_client_id(&mut eventloop.mqtt_options, &config);
+                    }
                 }
             }
         });

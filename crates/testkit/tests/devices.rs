@@ -830,6 +830,53 @@ fn foreign_topics(kind: Broker) {
 
 /// The broker goes down (SIGKILL) and comes back: the agent and the server reconnect by
 /// themselves, decisions taken meanwhile are delivered once, and unlocks work again.
+/// rumqttd 0.20 can be made to panic by a client id whose earlier connection failed before
+/// its CONNACK (bytebeamio/rumqtt#1062), which stops its listener for good. So on the
+/// embedded broker every connection has a client id of its own, `<device>.<n>`, and the
+/// server admits each number once: a reused one, or the bare device id, is refused and
+/// counted, and fresh ones keep getting in.
+#[test]
+fn a_client_id_is_admitted_once_on_the_embedded_broker() {
+    use rumqttc::{ConnectReturnCode, Event, Packet};
+    let Borrowed {
+        server,
+        agent: _agent,
+        other,
+        ..
+    } = two_devices(Broker::Embedded);
+    // The first event of a connection: admitted (a successful CONNACK) or not, and what.
+    let first_event = |options: rumqttc::MqttOptions| {
+        let (_client, mut connection) = rumqttc::Client::new(options, 4);
+        let e = connection.iter().next().unwrap();
+        let ok = matches!(&e, Ok(Event::Incoming(Packet::ConnAck(a))) if a.code == ConnectReturnCode::Success);
+        (ok, format!("{e:?}"))
+    };
+    let admitted = |e: &(bool, String)| e.0;
+    let options = other.mqtt_options();
+    let id = options.client_id();
+    assert!(id.starts_with("dev_b."), "{id}");
+    let e = first_event(options.clone());
+    assert!(admitted(&e), "a fresh client id was refused: {e:?}");
+    let e = first_event(options);
+    assert!(
+        !admitted(&e),
+        "the client id {id} was admitted twice: {e:?}"
+    );
+    let mut bare = other.mqtt_options();
+    bare.set_client_id("dev_b".to_string());
+    let e = first_event(bare);
+    assert!(!admitted(&e), "the bare device id was admitted: {e:?}");
+    let r = server.api().devices.rejections();
+    assert_eq!(r.get("reused_client_id").copied(), Some(1), "{r:?}");
+    for _ in 0..3 {
+        let e = first_event(other.mqtt_options());
+        assert!(
+            admitted(&e),
+            "a fresh client id was refused after the refusals: {e:?}"
+        );
+    }
+}
+
 #[test]
 fn after_a_broker_restart_agents_reconnect_and_resync() {
     let (server, mosquitto) = server_over(Broker::Mosquitto);

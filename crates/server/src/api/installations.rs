@@ -887,7 +887,7 @@ fn broker_link(
     api: &Api,
     i: &Installation,
 ) -> Result<Option<doorman_proto::BrokerLinkView>, ApiError> {
-    let Some(broker) = api.devices.public_broker() else {
+    let Some(broker) = api.devices.broker_for(&i.device) else {
         return Ok(None);
     };
     if !doorman_device::messages::topic_safe(&i.device) {
@@ -914,6 +914,7 @@ fn broker_link(
         password: api.devices.keys.password(i.device.as_str()),
         certificate,
         ca,
+        client_id_per_connection: api.devices.client_id_per_connection(),
     }))
 }
 

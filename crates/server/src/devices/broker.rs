@@ -1,6 +1,8 @@
-//! The embedded broker: rumqttd in this process, MQTT 3.1.1 on two listeners.
+//! The embedded broker: rumqttd in this process, MQTT 3.1.1.
 //!
-//! - **Devices**: TLS with client certificates, on the configured address (any interface). A
+//! - **Devices**: TLS with client certificates, on [`DEVICE_LISTENERS`] consecutive ports from
+//!   the configured address (any interface); each device is told one of them
+//!   ([`device_listener`]), and any of them serves any device. A
 //!   device's certificate (issued by the server's devices CA for the device's own key, `ca.rs`)
 //!   names its tenant, and rumqttd (`validate-tenant-prefix`) lets it publish and subscribe
 //!   only under `/tenants/<tenant>/`: its own two topics. Its login (below) must be an approved
@@ -10,9 +12,11 @@
 //!   account only (no tenant, so it may use every device's topics).
 //!
 //! What rumqttd refuses (a topic outside the tenant) it logs and answers by dropping the
-//! connection; the server never sees it. rumqttd 0.20 completes each TLS handshake before it
-//! accepts the next connection, so a client that stalls its handshake holds up new
-//! connections (not connected ones) until it gives up: see docs/mqtt.md.
+//! connection; the server never sees it. rumqttd 0.20 runs each listener on one thread that
+//! completes each TLS handshake before it accepts the next connection, behind an accept
+//! queue of 1,024: hence several listeners, which set a reconnecting fleet up several times
+//! faster, and a client that stalls its handshake holds up only its listener's newcomers
+//! (not connected devices) until it gives up: see docs/mqtt.md.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,10 +28,29 @@ use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, 
 use super::{Devices, SERVER_USER};
 use crate::StartError;
 
+/// How many rumqttd TLS listeners serve devices, on consecutive ports. Each is a thread that
+/// sets up one connection at a time (docs/benchmarks.md: 4 listeners connect 10,000 devices
+/// in a fraction of the time 1 takes); a device is told one of them by [`device_listener`].
+/// Changing this only changes which port new activation bundles name.
+pub const DEVICE_LISTENERS: u16 = 4;
+
+/// Which of the [`DEVICE_LISTENERS`] a device is told to use (its port is the first port plus
+/// this): a stable spread by device id (FNV-1a), so a fleet divides evenly and a device keeps
+/// its port across restarts.
+pub fn device_listener(device: &DeviceId) -> u16 {
+    let hash = device
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    u16::try_from(hash % u64::from(DEVICE_LISTENERS)).unwrap_or(0)
+}
+
 /// Where the embedded broker listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmbeddedAddrs {
-    /// The devices' TLS listener.
+    /// The first of the devices' TLS listeners; the others follow on the next ports.
     pub devices: SocketAddr,
     /// The server's own plain loopback listener.
     pub server: SocketAddr,
@@ -43,6 +66,44 @@ fn free_addr(wanted: SocketAddr, what: &str) -> Result<SocketAddr, StartError> {
         .map_err(|e| StartError(format!("{what} on {wanted}: {e}")))
 }
 
+/// [`DEVICE_LISTENERS`] consecutive free ports from `wanted` (port 0: any free run of them),
+/// checked by binding them all at once.
+fn free_run(wanted: SocketAddr) -> Result<SocketAddr, StartError> {
+    let what = "the embedded broker";
+    let try_from = |first: SocketAddr| -> std::io::Result<SocketAddr> {
+        let mut held = Vec::new();
+        for i in 0..DEVICE_LISTENERS {
+            let port = first.port().checked_add(i).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "ports run out")
+            })?;
+            held.push(std::net::TcpListener::bind(SocketAddr::new(
+                first.ip(),
+                port,
+            ))?);
+        }
+        Ok(first)
+    };
+    if wanted.port() != 0 {
+        return try_from(wanted).map_err(|e| {
+            StartError(format!(
+                "{what} on {wanted} and the next {} ports: {e}",
+                DEVICE_LISTENERS - 1
+            ))
+        });
+    }
+    let mut last = None;
+    for _ in 0..50 {
+        let first = free_addr(wanted, what)?;
+        match try_from(first) {
+            Ok(a) => return Ok(a),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(StartError(format!(
+        "{what} on {wanted}: no {DEVICE_LISTENERS} consecutive free ports: {last:?}"
+    )))
+}
+
 fn connection_settings() -> ConnectionSettings {
     ConnectionSettings {
         connection_timeout_ms: 10_000,
@@ -54,7 +115,7 @@ fn connection_settings() -> ConnectionSettings {
     }
 }
 
-/// Starts rumqttd: the devices' TLS listener on `wanted` (port 0 picks a free port), with the
+/// Starts rumqttd: the devices' TLS listeners from `wanted` (port 0 picks free ports), with the
 /// TLS files of `tls` (ca, cert, key), and the server's loopback listener. The broker runs on
 /// its own threads for the life of the process.
 pub fn start_embedded(
@@ -62,7 +123,10 @@ pub fn start_embedded(
     wanted: SocketAddr,
     tls: &[std::path::PathBuf; 3],
 ) -> Result<EmbeddedAddrs, StartError> {
-    let device_addr = free_addr(wanted, "the embedded broker")?;
+    let device_addr = free_run(wanted)?;
+    let device_addrs: Vec<SocketAddr> = (0..DEVICE_LISTENERS)
+        .map(|i| SocketAddr::new(device_addr.ip(), device_addr.port().saturating_add(i)))
+        .collect();
     let server_addr = free_addr(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         "the embedded broker's server listener",
@@ -74,10 +138,11 @@ pub fn start_embedded(
     for_devices.set_auth_handler(move |client_id: String, user: String, password: String| {
         let d = Arc::clone(&d);
         async move {
-            if client_id != user {
-                eprintln!("doorman serve: broker login refused: client id {client_id:?} is not the user name {user:?}");
+            // A fresh client id per connection, `<device>.<n>` (doorman_device::broker).
+            let Some(n) = doorman_device::broker::session_of(&client_id, &user) else {
+                eprintln!("doorman serve: broker login refused: client id {client_id:?} is not {user:?} with a connection number");
                 return false;
-            }
+            };
             let Ok(device) = DeviceId::new(user.as_str()) else {
                 return false;
             };
@@ -89,15 +154,24 @@ pub fn start_embedded(
                 d.reject("bad_credentials", &format!("broker login of {device}"));
                 return false;
             }
+            let lookup = Arc::clone(&d);
+            let for_lookup = device.clone();
             let known = tokio::task::spawn_blocking(move || {
-                d.directory.lookup(&device).is_some_and(|i| i.approved)
+                lookup.directory.lookup(&for_lookup).is_some_and(|i| i.approved)
             })
-                .await
-                .unwrap_or(false);
+            .await
+            .unwrap_or(false);
             if !known {
                 eprintln!("doorman serve: broker login refused: {user} is no approved installation's device");
+                return false;
             }
-            known
+            // Last, once the device is known to be who it says: a number it used before
+            // would reuse a client id, which rumqttd 0.20 cannot take (see session_client_id).
+            if !d.admit_session(&device, n) {
+                d.reject("reused_client_id", &format!("broker login of {device} with connection number {n}"));
+                return false;
+            }
+            true
         }
     });
     let mut for_server = connection_settings();
@@ -115,22 +189,24 @@ pub fn start_embedded(
         }
     });
     let mut v4 = HashMap::new();
+    for (i, &listen) in device_addrs.iter().enumerate() {
+        v4.insert(
+            format!("devices-{i}"),
+            ServerSettings {
+                name: format!("doorman-devices-{i}"),
+                listen,
+                tls: Some(TlsConfig::Rustls {
+                    capath: Some(path(&tls[0])),
+                    certpath: path(&tls[1]),
+                    keypath: path(&tls[2]),
+                }),
+                next_connection_delay_ms: 0,
+                connections: for_devices.clone(),
+            },
+        );
+    }
     v4.insert(
-        "1".to_string(),
-        ServerSettings {
-            name: "doorman-devices".to_string(),
-            listen: device_addr,
-            tls: Some(TlsConfig::Rustls {
-                capath: Some(path(&tls[0])),
-                certpath: path(&tls[1]),
-                keypath: path(&tls[2]),
-            }),
-            next_connection_delay_ms: 0,
-            connections: for_devices,
-        },
-    );
-    v4.insert(
-        "2".to_string(),
+        "server".to_string(),
         ServerSettings {
             name: "doorman-server".to_string(),
             listen: server_addr,
@@ -162,7 +238,7 @@ pub fn start_embedded(
             }
         })
         .map_err(|e| StartError(format!("starting the embedded broker: {e}")))?;
-    // Wait until both listen (they bind on their own threads).
+    // Wait until all listen (they bind on their own threads).
     let connectable = |a: SocketAddr| {
         let a = if a.ip().is_unspecified() {
             SocketAddr::from(([127, 0, 0, 1], a.port()))
@@ -172,7 +248,7 @@ pub fn start_embedded(
         std::net::TcpStream::connect(a).is_ok()
     };
     for _ in 0..300 {
-        if connectable(device_addr) && connectable(server_addr) {
+        if connectable(server_addr) && device_addrs.iter().all(|&a| connectable(a)) {
             return Ok(EmbeddedAddrs {
                 devices: device_addr,
                 server: server_addr,
@@ -181,6 +257,27 @@ pub fn start_embedded(
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     Err(StartError(format!(
-        "the embedded broker did not start listening on {device_addr} and {server_addr}"
+        "the embedded broker did not start listening on {device_addrs:?} and {server_addr}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_spread_evenly_over_the_listeners_and_keep_theirs() {
+        let mut count = [0usize; DEVICE_LISTENERS as usize];
+        for i in 0..10_000 {
+            let d = DeviceId::new(format!("load-{i}").as_str()).unwrap();
+            let l = device_listener(&d);
+            assert_eq!(l, device_listener(&d));
+            count[usize::from(l)] += 1;
+        }
+        // An even share is 2,500 each.
+        assert!(
+            count.iter().all(|&c| (2_300..=2_700).contains(&c)),
+            "{count:?}"
+        );
+    }
 }

@@ -45,7 +45,7 @@ use jiff::Timestamp;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
 
-pub use broker::{EmbeddedAddrs, start_embedded};
+pub use broker::{DEVICE_LISTENERS, EmbeddedAddrs, device_listener, start_embedded};
 pub use ca::{CaError, DevicesCa};
 pub use doorman_device::broker::TLS_SCHEME;
 pub use keys::{DEVICES_KEY_FILE, DeviceKeys, SERVER_USER};
@@ -287,6 +287,12 @@ pub struct Devices {
     public_broker: Mutex<Option<String>>,
     /// The embedded broker's CA, which issues each device's client certificate.
     ca: std::sync::OnceLock<DevicesCa>,
+    /// Set when the embedded broker serves devices on [`DEVICE_LISTENERS`] ports from the
+    /// public one: each device is told its own ([`device_listener`]).
+    spread: std::sync::OnceLock<()>,
+    /// The last connection number admitted per device on the embedded broker
+    /// (`doorman_device::broker::admits`): no client id is used twice.
+    sessions: Mutex<HashMap<DeviceId, u64>>,
     /// Newly stored events, for the live feed (without their signed bytes).
     feed: tokio::sync::broadcast::Sender<Arc<DeviceEvent>>,
     /// Set when the server stops: open feeds end, so the HTTP server's graceful shutdown
@@ -329,6 +335,8 @@ impl Devices {
             timer,
             public_broker: Mutex::new(config.public_broker.clone()),
             ca: std::sync::OnceLock::new(),
+            spread: std::sync::OnceLock::new(),
+            sessions: Mutex::new(HashMap::new()),
             config,
             control,
             clock,
@@ -376,6 +384,45 @@ impl Devices {
         if b.is_none() {
             *b = Some(addr);
         }
+    }
+
+    /// The broker address `device` is told: the public one, on the embedded broker with the
+    /// port of the device's listener (the public port plus [`device_listener`]).
+    pub fn broker_for(&self, device: &DeviceId) -> Option<String> {
+        let public = self.public_broker()?;
+        if self.spread.get().is_none() {
+            return Some(public);
+        }
+        match doorman_device::broker::BrokerAddr::parse(&public) {
+            Ok(mut a) => {
+                a.port = a.port.saturating_add(device_listener(device));
+                Some(a.to_string())
+            }
+            Err(_) => Some(public),
+        }
+    }
+
+    /// Whether devices must use a fresh client id on every connection (the embedded broker;
+    /// `doorman_device::broker::session_client_id`).
+    pub fn client_id_per_connection(&self) -> bool {
+        self.spread.get().is_some()
+    }
+
+    /// Admits connection number `n` of `device` if it is larger than the last admitted.
+    pub(crate) fn admit_session(&self, device: &DeviceId, n: u64) -> bool {
+        let mut sessions = lock(&self.sessions);
+        let last = sessions.get(device).copied();
+        if !doorman_device::broker::admits(last, n) {
+            return false;
+        }
+        sessions.insert(device.clone(), n);
+        true
+    }
+
+    /// The embedded broker listens on [`DEVICE_LISTENERS`] consecutive ports, and wants a
+    /// fresh client id per connection.
+    pub(crate) fn spread_over_listeners(&self) {
+        let _ = self.spread.set(());
     }
 
     pub(crate) fn set_ca(&self, ca: DevicesCa) {
