@@ -867,7 +867,7 @@ fn a_client_id_is_admitted_once_on_the_embedded_broker() {
     let e = first_event(bare);
     assert!(!admitted(&e), "the bare device id was admitted: {e:?}");
     let r = server.api().devices.rejections();
-    assert_eq!(r.get("reused_client_id").copied(), Some(1), "{r:?}");
+    assert_eq!(r.get("reused_client_id").copied(), Some(2), "{r:?}");
     for _ in 0..3 {
         let e = first_event(other.mqtt_options());
         assert!(

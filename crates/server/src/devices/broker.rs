@@ -140,7 +140,10 @@ pub fn start_embedded(
         async move {
             // A fresh client id per connection, `<device>.<n>` (doorman_device::broker).
             let Some(n) = doorman_device::broker::session_of(&client_id, &user) else {
-                eprintln!("doorman serve: broker login refused: client id {client_id:?} is not {user:?} with a connection number");
+                d.reject(
+                    "reused_client_id",
+                    &format!("broker login with client id {client_id:?}: not {user:?} with a connection number"),
+                );
                 return false;
             };
             let Ok(device) = DeviceId::new(user.as_str()) else {
